@@ -1,0 +1,70 @@
+/**
+ * The storage interface every repository operation goes through. It is kept narrow on
+ * purpose: everything above it (packs, index, snapshots) is built from these calls, so a
+ * new store only has to implement them, and wrappers (retry, fault injection) compose.
+ */
+
+/** The kinds of object a repository stores; each maps to a folder/prefix. */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks'];
+
+export interface Handle {
+  type: FileType;
+  /** Object name; ignored for `config`, which is a single object. */
+  name: string;
+}
+
+export interface ObjectInfo {
+  name: string;
+  size: number;
+}
+
+export interface Backend {
+  /** Human-readable location, used in messages (never contains credentials). */
+  location(): string;
+  /** Create the empty repository structure (bucket, folders). Idempotent. */
+  create(): Promise<void>;
+  /** Does a `config` object exist, i.e. is there a repository here? */
+  isRepository(): Promise<boolean>;
+  /**
+   * Store an object. Objects are immutable: saving a name that exists fails with
+   * AlreadyExistsError, except for `locks`, which may be overwritten (refresh).
+   */
+  save(h: Handle, data: Uint8Array): Promise<void>;
+  /** Read a whole object, or `length` bytes at `offset`. Throws NotFoundError. */
+  load(h: Handle, offset?: number, length?: number): Promise<Uint8Array>;
+  /** Size of an object. Throws NotFoundError. */
+  stat(h: Handle): Promise<ObjectInfo>;
+  /** Every object of a type, in no particular order. */
+  list(type: FileType): AsyncIterable<ObjectInfo>;
+  /** Delete an object. Deleting a missing object is not an error. */
+  remove(h: Handle): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class NotFoundError extends Error {
+  constructor(readonly handle: Handle, where: string) {
+    super(`${describeHandle(handle)} not found in ${where}`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class AlreadyExistsError extends Error {
+  constructor(readonly handle: Handle, where: string) {
+    super(`${describeHandle(handle)} already exists in ${where}`);
+    this.name = 'AlreadyExistsError';
+  }
+}
+
+/** A failure that retrying cannot fix (bad credentials, no bucket, no space left). */
+export class PermanentError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+export function describeHandle(h: Handle): string {
+  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
+}

@@ -1,0 +1,14 @@
+/**
+ * A random-access byte source: a device, an image file, or an image snapshot inside a
+ * repository. Every disk/ reader works over this and nothing else, so the same parser
+ * serves backup (reading a device) and restore/mount (reading a snapshot).
+ */
+export interface ReadAt {
+  /** Total size in bytes. */
+  readonly size: number;
+  /**
+   * Read `length` bytes at `offset`. A read that runs past `size` returns the bytes that
+   * exist (possibly fewer); readers must treat short reads as damage, not loop on them.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
