@@ -1,0 +1,153 @@
+import { constants as fsc, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AlreadyExistsError, Backend, FILE_TYPES, FileType, Handle, NotFoundError, ObjectInfo, PermanentError } from './backend.js';
+
+/**
+ * A repository in a local directory. Writes go to a temporary name, are fsynced, then
+ * linked into place, so a crash never leaves a half-written object under a real name
+ * and an existing object is never replaced.
+ */
+export class LocalBackend implements Backend {
+  constructor(private readonly root: string) {}
+
+  location(): string {
+    return this.root;
+  }
+
+  async create(): Promise<void> {
+    for (const t of FILE_TYPES) {
+      if (t !== 'config') await fs.mkdir(path.join(this.root, t), { recursive: true });
+    }
+    for (let i = 0; i < 256; i++) {
+      await fs.mkdir(path.join(this.root, 'data', i.toString(16).padStart(2, '0')), { recursive: true });
+    }
+  }
+
+  async isRepository(): Promise<boolean> {
+    try {
+      await fs.access(path.join(this.root, 'config'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private file(h: Handle): string {
+    if (h.type === 'config') return path.join(this.root, 'config');
+    if (h.type === 'data') return path.join(this.root, 'data', h.name.slice(0, 2), h.name);
+    return path.join(this.root, h.type, h.name);
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const target = this.file(h);
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      const fh = await fs.open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (h.type === 'locks') {
+        await fs.rename(tmp, target);
+      } else {
+        // link() fails with EEXIST instead of silently replacing, unlike rename().
+        await fs.link(tmp, target);
+        await fs.unlink(tmp);
+      }
+    } catch (err) {
+      await fs.unlink(tmp).catch(() => {});
+      throw this.translate(err, h);
+    }
+  }
+
+  async load(h: Handle, offset = 0, length?: number): Promise<Uint8Array> {
+    let fh;
+    try {
+      fh = await fs.open(this.file(h), fsc.O_RDONLY);
+    } catch (err) {
+      throw this.translate(err, h);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const end = length === undefined ? size : Math.min(size, offset + length);
+      const buf = Buffer.allocUnsafe(Math.max(0, end - offset));
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesRead } = await fh.read(buf, done, buf.length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === buf.length ? buf : buf.subarray(0, done);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stat(h: Handle): Promise<ObjectInfo> {
+    try {
+      const st = await fs.stat(this.file(h));
+      return { name: h.name, size: st.size };
+    } catch (err) {
+      throw this.translate(err, h);
+    }
+  }
+
+  async *list(type: FileType): AsyncIterable<ObjectInfo> {
+    if (type === 'config') {
+      try {
+        const st = await fs.stat(path.join(this.root, 'config'));
+        yield { name: '', size: st.size };
+      } catch {}
+      return;
+    }
+    const dirs = type === 'data' ? await subdirs(path.join(this.root, 'data')) : [path.join(this.root, type)];
+    for (const dir of dirs) {
+      let names: string[];
+      try {
+        names = await fs.readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (name.endsWith('.tmp')) continue;
+        try {
+          const st = await fs.stat(path.join(dir, name));
+          if (st.isFile()) yield { name, size: st.size };
+        } catch {}
+      }
+    }
+  }
+
+  async remove(h: Handle): Promise<void> {
+    try {
+      await fs.unlink(this.file(h));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, h);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private translate(err: unknown, h: Handle): unknown {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return new NotFoundError(h, this.root);
+    if (code === 'EEXIST') return new AlreadyExistsError(h, this.root);
+    if (code === 'ENOSPC') return new PermanentError(`no space left on device while writing ${h.type}/${h.name} in ${this.root}: free some space and run the command again`, { cause: err });
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EDQUOT') {
+      return new PermanentError(`cannot write ${h.type}/${h.name} in ${this.root}: ${(err as Error).message}`, { cause: err });
+    }
+    return err;
+  }
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  try {
+    const names = await fs.readdir(dir);
+    return names.filter((n) => /^[0-9a-f]{2}$/.test(n)).map((n) => path.join(dir, n));
+  } catch {
+    return [];
+  }
+}

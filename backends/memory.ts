@@ -1,0 +1,52 @@
+import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo } from './backend.js';
+
+/** Keeps objects in a Map; makes repository tests fast and needs no cleanup. */
+export class MemoryBackend implements Backend {
+  private readonly objects = new Map<string, Uint8Array>();
+
+  location(): string {
+    return 'memory:';
+  }
+
+  async create(): Promise<void> {}
+
+  async isRepository(): Promise<boolean> {
+    return this.objects.has(key({ type: 'config', name: '' }));
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const k = key(h);
+    if (h.type !== 'locks' && this.objects.has(k)) throw new AlreadyExistsError(h, this.location());
+    this.objects.set(k, Uint8Array.from(data));
+  }
+
+  async load(h: Handle, offset = 0, length?: number): Promise<Uint8Array> {
+    const data = this.objects.get(key(h));
+    if (!data) throw new NotFoundError(h, this.location());
+    const end = length === undefined ? data.length : Math.min(data.length, offset + length);
+    return data.slice(offset, end);
+  }
+
+  async stat(h: Handle): Promise<ObjectInfo> {
+    const data = this.objects.get(key(h));
+    if (!data) throw new NotFoundError(h, this.location());
+    return { name: h.name, size: data.length };
+  }
+
+  async *list(type: FileType): AsyncIterable<ObjectInfo> {
+    const prefix = `${type}/`;
+    for (const [k, v] of [...this.objects]) {
+      if (k.startsWith(prefix)) yield { name: k.slice(prefix.length), size: v.length };
+    }
+  }
+
+  async remove(h: Handle): Promise<void> {
+    this.objects.delete(key(h));
+  }
+
+  async close(): Promise<void> {}
+}
+
+function key(h: Handle): string {
+  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
+}
