@@ -1,0 +1,107 @@
+import { promises as fs } from 'node:fs';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { backup } from '../repo/archiver.js';
+import { GlobalArgs } from './context.js';
+import { EXIT_PARTIAL } from './exit-codes.js';
+import { formatBytes, progressLine } from './output.js';
+import { withRepository } from './run.js';
+import { UsageError } from './usage-error.js';
+
+export const command = 'backup [paths..]';
+export const describe = 'back up files and directories';
+
+export const builder = (y: Argv) =>
+  y
+    .positional('paths', { type: 'string', array: true, describe: 'files and directories to back up' })
+    .option('exclude', { alias: 'e', type: 'string', array: true, default: [], describe: 'exclude paths matching this pattern (repeatable)' })
+    .option('exclude-file', { type: 'string', array: true, default: [], describe: 'read exclude patterns from a file' })
+    .option('exclude-caches', { type: 'boolean', default: false, describe: 'exclude directories tagged with CACHEDIR.TAG' })
+    .option('one-file-system', { alias: 'x', type: 'boolean', default: false, describe: 'do not cross file system boundaries' })
+    .option('tag', { type: 'string', array: true, default: [], describe: 'add a tag to the snapshot (repeatable)' })
+    .option('host', { type: 'string', describe: 'host name to record (default: this machine)' })
+    .option('parent', { type: 'string', describe: 'compare with this snapshot instead of the latest one of the same host and paths' })
+    .option('force', { type: 'boolean', default: false, describe: 're-read every file, ignoring the parent snapshot' })
+    .option('time', { type: 'string', describe: 'snapshot time "YYYY-MM-DD HH:MM:SS" (default: now)' });
+
+interface BackupArgs extends GlobalArgs {
+  paths?: string[];
+  exclude: string[];
+  excludeFile: string[];
+  excludeCaches: boolean;
+  oneFileSystem: boolean;
+  tag: string[];
+  host?: string;
+  parent?: string;
+  force: boolean;
+  time?: string;
+}
+
+export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
+  if (!args.paths?.length) throw new UsageError('name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');
+  const excludes = [...args.exclude];
+  for (const f of args.excludeFile) {
+    const text = await fs.readFile(f, 'utf8').catch((e) => {
+      throw new UsageError(`cannot read --exclude-file ${f}: ${(e as Error).message}`);
+    });
+    excludes.push(...text.split('\n'));
+  }
+  for (const p of args.paths) {
+    await fs.lstat(p).catch(() => {
+      throw new UsageError(`${p} does not exist: check the path`);
+    });
+  }
+  const time = args.time ? parseTime(args.time) : undefined;
+  await withRepository(args, async (repo, out) => {
+    const started = Date.now();
+      const result = await backup(repo, {
+        paths: args.paths!,
+        excludes,
+        excludeCaches: args.excludeCaches,
+        oneFileSystem: args.oneFileSystem,
+        tags: args.tag.flatMap((t) => t.split(',')).filter(Boolean),
+        host: args.host,
+        parent: args.force ? null : args.parent,
+        time,
+        scanTotals: out.showProgress || out.json,
+        onProgress: (p) => {
+          out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes) + `, added ${formatBytes(p.addedBytes)}`);
+          out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_done: p.files, bytes_done: p.bytes, total_files: p.totalFiles, total_bytes: p.totalBytes, bytes_added: p.addedBytes, errors: p.errors });
+        },
+        onFileError: (p, err) => {
+          out.warn(`warning: cannot read ${p}: ${err.message} (skipped)`);
+        },
+      });
+      const s = result.snapshot.summary!;
+      out.clearStatus();
+      out.emit({
+        message_type: 'summary',
+        snapshot_id: result.id,
+        files_new: s.filesNew,
+        files_changed: s.filesChanged,
+        files_unmodified: s.filesUnchanged,
+        dirs: s.dirs,
+        total_files_processed: s.totalFiles,
+        total_bytes_processed: s.totalBytes,
+        data_added: s.addedBytes,
+        data_added_raw: s.addedRawBytes,
+        errors: s.errors,
+        total_duration: s.durationSeconds,
+      });
+      out.print(`Files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged`);
+      out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
+      out.print(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${s.durationSeconds.toFixed(1)}s`);
+      out.print(`snapshot ${result.id.slice(0, 8)} saved`);
+      if (s.errors > 0) {
+        out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);
+        process.exitCode = EXIT_PARTIAL;
+      }
+  });
+}
+
+function parseTime(s: string): Date {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(s.trim());
+  if (!m) throw new UsageError(`--time takes "YYYY-MM-DD HH:MM:SS", not ${JSON.stringify(s)}`);
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--time ${s} is not a valid time`);
+  return d;
+}

@@ -1,0 +1,53 @@
+/** Shared by all commands: global flags, opening the repository, and output. */
+import os from 'node:os';
+import path from 'node:path';
+import { Backend } from '../backends/backend.js';
+import { Repository } from '../repo/repository.js';
+import { readPassword } from './password.js';
+import { Output } from './output.js';
+
+export interface GlobalArgs {
+  repo?: string;
+  passwordFile?: string;
+  passwordCommand?: string;
+  json?: boolean;
+  quiet?: boolean;
+  cacheDir?: string;
+  connections?: number;
+  s3StorageClass?: string;
+  s3Endpoint?: string;
+}
+
+export function defaultRepository(): string {
+  const base = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'cairn', 'repository');
+}
+
+export function repositoryLocation(args: GlobalArgs): { location: string; isDefault: boolean } {
+  const given = args.repo ?? process.env.CAIRN_REPOSITORY;
+  return given ? { location: given, isDefault: false } : { location: defaultRepository(), isDefault: true };
+}
+
+export async function openBackendFor(args: GlobalArgs, location: string): Promise<Backend> {
+  const { openBackend } = await import('../backends/open.js');
+  return openBackend(location, { connections: args.connections, storageClass: args.s3StorageClass, endpoint: args.s3Endpoint });
+}
+
+/**
+ * Opens the repository. The default repository (no --repo, no CAIRN_REPOSITORY) is
+ * created on first use, so `cairn backup DIR` works with nothing set up.
+ */
+export async function openRepository(args: GlobalArgs, out: Output): Promise<Repository> {
+  const { location, isDefault } = repositoryLocation(args);
+  const backend = await openBackendFor(args, location);
+  const opts = { cacheDir: args.cacheDir, connections: args.connections };
+  if (isDefault && !(await backend.isRepository())) {
+    out.info(`creating the default repository at ${location}`);
+    const password = await readPassword(args, 'enter a password for the new repository: ', true);
+    const repo = await Repository.init(backend, password, opts);
+    out.info(`created repository ${repo.config.id.slice(0, 10)} at ${location}; keep the password safe: without it the data cannot be read`);
+    return repo;
+  }
+  const password = await readPassword(args);
+  return Repository.open(backend, password, opts);
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands.js';
+import { Output } from './output.js';
+import { exitCodeFor, messageFor } from './exit-codes.js';
+
+let cli = yargs(hideBin(process.argv))
+  .scriptName('cairn')
+  .usage('$0 <command> [options]\n\nDeduplicating, encrypted backups of file trees and disk images.')
+  .option('repo', { alias: 'r', type: 'string', describe: 'repository location (default: $CAIRN_REPOSITORY, else a repository under your data directory)' })
+  .option('password-file', { alias: 'p', type: 'string', describe: 'read the password from this file' })
+  .option('password-command', { type: 'string', describe: 'run this shell command and use its output as the password' })
+  .option('json', { type: 'boolean', default: false, describe: 'line-delimited JSON output for scripts' })
+  .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only errors and results' })
+  .option('cache-dir', { type: 'string', describe: 'local cache directory (default: $XDG_CACHE_HOME/cairn)' })
+  .option('connections', { type: 'number', default: 5, describe: 'concurrent uploads and downloads' })
+  .option('s3-storage-class', { type: 'string', describe: 'S3 storage class for data packs (metadata stays STANDARD)' })
+  .option('s3-endpoint', { type: 'string', describe: 'endpoint of an S3-compatible store' })
+  .strict()
+  .demandCommand(1, 'name a command: `cairn --help` lists them')
+  .recommendCommands()
+  .help()
+  .alias('h', 'help')
+  .version()
+  .wrap(Math.min(110, process.stdout.columns || 100))
+  .fail((msg, err, y) => {
+    if (err) throw err;
+    process.stderr.write(`${msg}\n\nRun \`cairn --help\` for usage.\n`);
+    process.exit(1);
+  });
+
+for (const c of commands) cli = cli.command(c as never);
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  const argv = process.argv;
+  const out = new Output(argv.includes('--json'), false);
+  out.warn(messageFor(err));
+  process.exitCode = exitCodeFor(err);
+}

@@ -1,0 +1,77 @@
+/** Where the password comes from: --password-file, --password-command, CAIRN_PASSWORD, or a prompt on a TTY. */
+import { promises as fs } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { UsageError } from './usage-error.js';
+
+const execFileP = promisify(execFile);
+
+export interface PasswordSources {
+  passwordFile?: string;
+  passwordCommand?: string;
+}
+
+export async function readPassword(src: PasswordSources, prompt = 'enter password for repository: ', confirm = false): Promise<string> {
+  if (src.passwordFile) {
+    const text = await fs.readFile(src.passwordFile, 'utf8').catch((err) => {
+      throw new UsageError(`cannot read --password-file ${src.passwordFile}: ${(err as Error).message}`);
+    });
+    return firstLine(text);
+  }
+  if (src.passwordCommand) {
+    try {
+      // Through the shell, as restic does, so quoting in the command works; the password only travels on stdout.
+      const { stdout } = await execFileP('/bin/sh', ['-c', src.passwordCommand], { maxBuffer: 1 << 20 });
+      return firstLine(stdout);
+    } catch (err) {
+      throw new UsageError(`--password-command failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (process.env.CAIRN_PASSWORD !== undefined) return process.env.CAIRN_PASSWORD;
+  if (process.stdin.isTTY && process.stderr.isTTY) {
+    const pw = await promptHidden(prompt);
+    if (confirm && (await promptHidden('enter the password again: ')) !== pw) throw new UsageError('the passwords do not match');
+    if (pw === '') throw new UsageError('an empty password is not allowed');
+    return pw;
+  }
+  throw new UsageError('no password given: use --password-file, --password-command or CAIRN_PASSWORD (or run on a terminal to be asked)');
+}
+
+function firstLine(s: string): string {
+  const line = s.split(/\r?\n/)[0];
+  if (line === '') throw new UsageError('the password is empty');
+  return line;
+}
+
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let pw = '';
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          done();
+          resolve(pw);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(new UsageError('interrupted'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1);
+        else pw += ch;
+      }
+    };
+    const done = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    stdin.on('data', onData);
+  });
+}

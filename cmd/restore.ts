@@ -1,0 +1,54 @@
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { restore } from '../repo/restorer.js';
+import { resolveSnapshot, splitSnapshotArg } from '../repo/snapshot-select.js';
+import { GlobalArgs } from './context.js';
+import { EXIT_ERROR } from './exit-codes.js';
+import { formatBytes, progressLine } from './output.js';
+import { withRepository } from './run.js';
+
+export const command = 'restore <snapshot>';
+export const describe = 'restore a snapshot, or SNAPSHOT:/sub/path, into a directory';
+export const builder = (y: Argv) =>
+  y
+    .positional('snapshot', { type: 'string', describe: 'snapshot id, prefix, or latest; optionally :/sub/path' })
+    .option('target', { alias: 't', type: 'string', demandOption: 'name a directory to restore into with --target DIR', describe: 'directory to restore into' })
+    .option('include', { alias: 'i', type: 'string', array: true, default: [], describe: 'restore only paths matching this pattern' })
+    .option('exclude', { alias: 'e', type: 'string', array: true, default: [], describe: 'do not restore paths matching this pattern' })
+    .option('verify', { type: 'boolean', default: false, describe: 're-read restored files and compare them with the snapshot' });
+
+interface Args extends GlobalArgs {
+  snapshot: string;
+  target: string;
+  include: string[];
+  exclude: string[];
+  verify: boolean;
+}
+
+export async function handler(args: ArgumentsCamelCase<Args>) {
+  const { snapshot, subpath } = splitSnapshotArg(args.snapshot);
+  await withRepository(args, async (repo, out) => {
+    const ref = await resolveSnapshot(repo, snapshot);
+    const started = Date.now();
+    out.info(`restoring snapshot ${ref.id.slice(0, 8)} of ${ref.snapshot.paths.join(' ')} at ${ref.snapshot.time}${subpath !== '/' ? ` (${subpath})` : ''} to ${args.target}`);
+    const p = await restore(repo, ref.snapshot.tree, {
+      target: args.target,
+      subpath,
+      include: args.include,
+      exclude: args.exclude,
+      verify: args.verify,
+      onProgress: (p) => {
+        out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes));
+        out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
+      },
+      onFileError: (path, err) => out.warn(`error: cannot restore ${path}: ${err.message}`),
+    });
+    out.clearStatus();
+    const seconds = (Date.now() - started) / 1000;
+    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds });
+    out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${args.verify ? `; verified ${p.verified} files` : ''}`);
+    if (p.errors > 0) {
+      out.warn(`${p.errors} files could not be restored (see the errors above); everything else was restored`);
+      process.exitCode = EXIT_ERROR;
+    }
+  });
+}

@@ -1,0 +1,41 @@
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { matches } from '../repo/snapshot-select.js';
+import { GlobalArgs } from './context.js';
+import { formatBytes } from './output.js';
+import { withRepository } from './run.js';
+
+export const command = 'snapshots';
+export const describe = 'list snapshots (file trees and disk images side by side)';
+export const builder = (y: Argv) =>
+  y
+    .option('host', { type: 'string', describe: 'only snapshots of this host' })
+    .option('tag', { type: 'string', array: true, describe: 'only snapshots with these tags' })
+    .option('path', { type: 'string', array: true, describe: 'only snapshots with these paths' });
+
+interface Args extends GlobalArgs {
+  host?: string;
+  tag?: string[];
+  path?: string[];
+}
+
+export async function handler(args: ArgumentsCamelCase<Args>) {
+  await withRepository(args, async (repo, out) => {
+    const refs = (await repo.listSnapshots((e) => out.warn(`warning: ${e.message}`))).filter((r) => matches(r, { host: args.host, tags: args.tag, paths: args.path }));
+    if (out.json) {
+      process.stdout.write(JSON.stringify(refs.map((r) => ({ id: r.id, short_id: r.id.slice(0, 8), ...r.snapshot }))) + '\n');
+      return;
+    }
+    const rows = refs.map((r) => {
+      const s = r.snapshot;
+      const size = s.summary ? formatBytes(s.summary.totalBytes) : '';
+      return [r.id.slice(0, 8), new Date(s.time).toISOString().replace('T', ' ').slice(0, 19), s.host, s.kind, s.tags.join(','), size, s.paths.join(' ')];
+    });
+    const header = ['ID', 'Time', 'Host', 'Kind', 'Tags', 'Size', 'Paths'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+    out.print(fmt(header));
+    out.print('-'.repeat(fmt(header).length));
+    for (const r of rows) out.print(fmt(r));
+    out.print(`${refs.length} snapshots`);
+  });
+}

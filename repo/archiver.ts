@@ -1,0 +1,311 @@
+/**
+ * File-tree backup: walks the given paths, reuses the content of files unchanged since the
+ * parent snapshot, sends the rest to the chunk workers, and writes one tree per directory.
+ * The snapshot is written last, after every pack and index file it needs.
+ */
+import { promises as fs, BigIntStats } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ChunkPool, ChunkResult, SourceReadError } from './chunk-pool.js';
+import { CACHEDIR_TAG_SIGNATURE, compileExcludes, Excluder } from './exclude.js';
+import { nodeFromStat, nodeType, unchangedSince } from './node-metadata.js';
+import { Repository } from './repository.js';
+import { Semaphore } from './semaphore.js';
+import { Snapshot, SnapshotSummary } from './snapshot.js';
+import { encodeBytes, nameBytes, TreeNode } from './tree.js';
+import { findParent } from './snapshot-select.js';
+
+export interface BackupOptions {
+  paths: string[];
+  excludes?: string[];
+  excludeCaches?: boolean;
+  oneFileSystem?: boolean;
+  tags?: string[];
+  host?: string;
+  /** Parent snapshot id; undefined picks the latest with the same host and paths; null uses none. */
+  parent?: string | null;
+  time?: Date;
+  onProgress?: (p: BackupProgress) => void;
+  onFileError?: (path: string, err: Error) => void;
+  /** Count files and bytes ahead of the backup, for an ETA. */
+  scanTotals?: boolean;
+}
+
+export interface BackupProgress {
+  files: number;
+  dirs: number;
+  bytes: number;
+  errors: number;
+  totalFiles?: number;
+  totalBytes?: number;
+  addedBytes: number;
+  currentPath?: string;
+}
+
+export interface BackupResult {
+  id: string;
+  snapshot: Snapshot;
+}
+
+export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  const started = Date.now();
+  const paths = opts.paths.map((p) => path.resolve(p));
+  const host = opts.host ?? os.hostname();
+  const tags = opts.tags ?? [];
+  const parent = opts.parent === null ? undefined : opts.parent ? { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) } : await findParent(repo, host, paths);
+  const pool = new ChunkPool(repo);
+  try {
+    const archiver = new Archiver(repo, pool, opts);
+    if (opts.scanTotals) archiver.scanTotals(paths);
+    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree);
+    await repo.flush();
+    const summary: SnapshotSummary = {
+      ...archiver.counts,
+      totalFiles: archiver.progress.files,
+      totalBytes: archiver.progress.bytes,
+      addedBytes: repo.added.storedBytes,
+      addedRawBytes: repo.added.rawBytes,
+      errors: archiver.progress.errors,
+      durationSeconds: (Date.now() - started) / 1000,
+    };
+    const snapshot: Snapshot = {
+      version: 1,
+      time: (opts.time ?? new Date(started)).toISOString(),
+      host,
+      user: os.userInfo().username,
+      paths,
+      tags,
+      parent: parent?.id,
+      kind: 'files',
+      tree,
+      summary,
+    };
+    const id = await repo.saveSnapshot(snapshot);
+    return { id, snapshot };
+  } finally {
+    await pool.close();
+  }
+}
+
+class Archiver {
+  readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, errors: 0, addedBytes: 0 };
+  readonly counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0 };
+  private readonly excluded: Excluder;
+  private readonly slots: Semaphore;
+  private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
+  private rootDevices = new Set<number>();
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly pool: ChunkPool,
+    private readonly opts: BackupOptions,
+  ) {
+    this.excluded = compileExcludes(opts.excludes ?? []);
+    this.slots = new Semaphore(pool.size * 4);
+  }
+
+  private report(current?: string) {
+    this.progress.addedBytes = this.repo.added.storedBytes;
+    this.progress.currentPath = current;
+    this.opts.onProgress?.(this.progress);
+  }
+
+  private fileError(p: string, err: Error) {
+    this.progress.errors++;
+    this.opts.onFileError?.(p, err);
+  }
+
+  /** The snapshot's root tree holds each path under its full absolute path, as restic does. */
+  async saveRoots(paths: string[], parentTree: string | undefined): Promise<string> {
+    interface Trie {
+      children: Map<string, Trie>;
+      target?: string;
+    }
+    const root: Trie = { children: new Map() };
+    for (const p of paths) {
+      let t = root;
+      for (const part of p.split('/').filter(Boolean)) {
+        if (!t.children.has(part)) t.children.set(part, { children: new Map() });
+        t = t.children.get(part)!;
+      }
+      t.target = p;
+    }
+    const save = async (t: Trie, dir: string, prevTree: string | undefined): Promise<string> => {
+      const prev = await this.loadPrev(prevTree);
+      const nodes: TreeNode[] = [];
+      for (const [name, child] of t.children) {
+        const abs = path.join(dir, name);
+        const prevNode = prev.get(Buffer.from(name).toString('latin1'));
+        let st: BigIntStats;
+        try {
+          st = await fs.lstat(abs, { bigint: true });
+        } catch (err) {
+          this.fileError(abs, err as Error);
+          continue;
+        }
+        if (child.target !== undefined) {
+          this.rootDevices.add(Number(st.dev));
+          const node = await this.saveEntry(Buffer.from(abs), encodeBytes(Buffer.from(name)), st, prevNode);
+          if (node) nodes.push(node);
+        } else {
+          const node = nodeFromStat(encodeBytes(Buffer.from(name)), 'dir', st);
+          node.subtree = await save(child, abs, prevNode?.type === 'dir' ? prevNode.subtree : undefined);
+          nodes.push(node);
+        }
+      }
+      return this.repo.saveTree({ nodes });
+    };
+    const id = await save(root, '/', parentTree);
+    this.report();
+    return id;
+  }
+
+  private async loadPrev(treeId: string | undefined): Promise<Map<string, TreeNode>> {
+    const m = new Map<string, TreeNode>();
+    if (!treeId) return m;
+    try {
+      for (const n of (await this.repo.loadTree(treeId)).nodes) m.set(nameBytes(n).toString('latin1'), n);
+    } catch {
+      // A damaged parent only costs re-reading files; the new snapshot does not depend on it.
+    }
+    return m;
+  }
+
+  private async saveEntry(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
+    const type = nodeType(st);
+    if (!type) return null;
+    const node = nodeFromStat(name, type, st);
+    if (type === 'dir') {
+      this.counts.dirs++;
+      this.progress.dirs++;
+      const crossesDevice = this.opts.oneFileSystem && !this.rootDevices.has(node.device);
+      node.subtree = crossesDevice
+        ? await this.repo.saveTree({ nodes: [] })
+        : await this.saveDir(abs, prev?.type === 'dir' ? prev.subtree : undefined);
+    } else if (type === 'symlink') {
+      const target = encodeBytes((await fs.readlink(abs, { encoding: 'buffer' })) as Buffer);
+      node.linkTarget = target.text;
+      node.linkTargetRaw = target.raw;
+    }
+    return node;
+  }
+
+  private async saveDir(abs: Buffer, prevTree: string | undefined): Promise<string> {
+    const [names, prev] = await Promise.all([fs.readdir(abs, { encoding: 'buffer' }) as Promise<Buffer[]>, this.loadPrev(prevTree)]);
+    names.sort(Buffer.compare);
+    const keep = await this.cacheDirTagOnly(abs, names);
+    const children = keep ?? names;
+    const stats = await Promise.all(
+      children.map(async (n) => {
+        const p = joinPath(abs, n);
+        if (this.excluded(p.toString('utf8'))) return null;
+        try {
+          return { n, p, st: await fs.lstat(p, { bigint: true }) };
+        } catch (err) {
+          this.fileError(p.toString(), err as Error);
+          return null;
+        }
+      }),
+    );
+    const pending: Promise<TreeNode | null>[] = [];
+    for (const e of stats) {
+      if (!e) continue;
+      const prevNode = prev.get(e.n.toString('latin1'));
+      if (e.st.isFile()) {
+        pending.push(this.saveFile(e.p, encodeBytes(e.n), e.st, prevNode));
+      } else {
+        try {
+          pending.push(Promise.resolve(await this.saveEntry(e.p, encodeBytes(e.n), e.st, prevNode)));
+        } catch (err) {
+          this.fileError(e.p.toString(), err as Error);
+        }
+      }
+    }
+    const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== null);
+    return this.repo.saveTree({ nodes });
+  }
+
+  /** --exclude-caches: a directory tagged with CACHEDIR.TAG keeps only the tag file. */
+  private async cacheDirTagOnly(abs: Buffer, names: Buffer[]): Promise<Buffer[] | null> {
+    if (!this.opts.excludeCaches) return null;
+    const tag = names.find((n) => n.toString() === 'CACHEDIR.TAG');
+    if (!tag) return null;
+    try {
+      const head = await fs.readFile(joinPath(abs, tag));
+      if (head.subarray(0, CACHEDIR_TAG_SIGNATURE.length).toString() === CACHEDIR_TAG_SIGNATURE) return [tag];
+    } catch {}
+    return null;
+  }
+
+  private async saveFile(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
+    const node = nodeFromStat(name, 'file', st);
+    if (unchangedSince(prev, node)) {
+      node.content = prev.content;
+      this.counts.filesUnchanged++;
+      this.done(node.size);
+      return node;
+    }
+    await this.slots.acquire();
+    try {
+      const linkKey = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
+      let result = linkKey ? this.hardLinks.get(linkKey) : undefined;
+      if (!result) {
+        result = this.pool.chunkFile(abs);
+        if (linkKey) this.hardLinks.set(linkKey, result);
+      }
+      const r = await result;
+      node.content = r.content;
+      node.size = r.size;
+      if (prev?.type === 'file') this.counts.filesChanged++;
+      else this.counts.filesNew++;
+      this.done(r.size, abs);
+      return node;
+    } catch (err) {
+      if (err instanceof SourceReadError) {
+        this.fileError(abs.toString(), err);
+        return null;
+      }
+      throw err;
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private lastReport = 0;
+  private done(bytes: number, p?: Buffer) {
+    this.progress.files++;
+    this.progress.bytes += bytes;
+    const now = Date.now();
+    if (now - this.lastReport > 100) {
+      this.lastReport = now;
+      this.report(p?.toString());
+    }
+  }
+
+  /** Counts what will be backed up, concurrently with the backup, so progress has an ETA. */
+  scanTotals(paths: string[]): void {
+    let files = 0;
+    let bytes = 0;
+    const walk = async (p: string): Promise<void> => {
+      if (this.excluded(p)) return;
+      const st = await fs.lstat(p).catch(() => null);
+      if (!st) return;
+      if (st.isDirectory()) {
+        const names = await fs.readdir(p).catch(() => [] as string[]);
+        for (const n of names) await walk(path.join(p, n));
+      } else if (st.isFile()) {
+        files++;
+        bytes += st.size;
+      }
+    };
+    void Promise.all(paths.map(walk)).then(() => {
+      this.progress.totalFiles = files;
+      this.progress.totalBytes = bytes;
+    });
+  }
+}
+
+function joinPath(dir: Buffer, name: Buffer): Buffer {
+  return dir.length > 0 && dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
+}
+

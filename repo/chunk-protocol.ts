@@ -1,0 +1,18 @@
+/** Messages between the archiver (main thread) and its chunk workers. */
+import type { ChunkerParams } from '../chunker/params.js';
+
+export interface WorkerInit {
+  encryptKey: Uint8Array;
+  blobIdKey: Uint8Array;
+  chunker: ChunkerParams;
+}
+
+export type WorkerRequest =
+  | { op: 'file'; task: number; path: Uint8Array }
+  | { op: 'buffer'; task: number; data: Uint8Array }
+  | { op: 'need'; task: number; batch: number; need: boolean[] };
+
+export type WorkerReply =
+  | { op: 'ids'; task: number; batch: number; ids: Uint8Array[]; lengths: number[] }
+  | { op: 'blobs'; task: number; batch: number; blobs: { id: Uint8Array; stored: Uint8Array; rawLength: number; compressed: boolean }[] }
+  | { op: 'done'; task: number; size: number; error?: string };

@@ -1,0 +1,102 @@
+/**
+ * Worker thread: reads a file (or takes a buffer), cuts it into chunks, hashes them, asks
+ * the main thread which chunks are new, and compresses and encrypts only those. Chunks
+ * the repository already has cost a hash, never a compression or an encryption.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { promises as fs } from 'node:fs';
+import { seal } from '../crypto/aead.js';
+import { createBlobHasher } from '../crypto/blob-id.js';
+import { StreamChunker } from '../chunker/stream-chunker.js';
+import { ChunkerParams } from '../chunker/params.js';
+import { compressIfSmaller } from './compression.js';
+import type { WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
+
+const READ_SIZE = 4 * 1024 * 1024;
+/** Chunks held between asking the main thread and sealing; bounds worker memory. */
+const BATCH_BYTES = 32 * 1024 * 1024;
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const hashPromise = createBlobHasher(init.blobIdKey);
+const answers = new Map<string, (need: boolean[]) => void>();
+
+port.on('message', (msg: WorkerRequest) => {
+  if (msg.op === 'need') {
+    const key = `${msg.task}:${msg.batch}`;
+    answers.get(key)?.(msg.need);
+    answers.delete(key);
+  } else {
+    runTask(msg).catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }));
+  }
+});
+
+function post(m: WorkerReply, transfer: ArrayBuffer[] = []) {
+  port.postMessage(m, transfer);
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+}
+
+async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
+  const hash = await hashPromise;
+  const chunker = new StreamChunker(init.chunker as ChunkerParams);
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let batchNo = 0;
+  let size = 0;
+
+  const sendBatch = async () => {
+    if (batch.length === 0) return;
+    const chunks = batch;
+    batch = [];
+    batchBytes = 0;
+    const ids = chunks.map((c) => hash(c));
+    const b = batchNo++;
+    const need = await new Promise<boolean[]>((resolve) => {
+      answers.set(`${msg.task}:${b}`, resolve);
+      post({ op: 'ids', task: msg.task, batch: b, ids, lengths: chunks.map((c) => c.length) });
+    });
+    const blobs = [];
+    const transfer: ArrayBuffer[] = [];
+    for (let i = 0; i < chunks.length; i++) {
+      if (!need[i]) continue;
+      const packed = compressIfSmaller(chunks[i]);
+      const stored = seal(init.encryptKey, packed ?? chunks[i]);
+      blobs.push({ id: ids[i], stored, rawLength: chunks[i].length, compressed: packed !== null });
+      transfer.push(stored.buffer as ArrayBuffer);
+    }
+    post({ op: 'blobs', task: msg.task, batch: b, blobs }, transfer);
+  };
+
+  const feed = async (piece: Uint8Array) => {
+    size += piece.length;
+    for (const c of chunker.push(piece)) {
+      batch.push(c);
+      batchBytes += c.length;
+    }
+    if (batchBytes >= BATCH_BYTES) await sendBatch();
+  };
+
+  if (msg.op === 'buffer') {
+    await feed(msg.data);
+  } else {
+    const fh = await fs.open(Buffer.from(msg.path), 'r');
+    try {
+      for (;;) {
+        // A fresh buffer per read: chunks are views into it and live on in the batch.
+        const buf = Buffer.allocUnsafe(READ_SIZE);
+        const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
+        if (bytesRead === 0) break;
+        await feed(buf.subarray(0, bytesRead));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  for (const c of chunker.finish()) batch.push(c);
+  await sendBatch();
+  post({ op: 'done', task: msg.task, size });
+}

@@ -1,0 +1,15 @@
+import { createHash } from 'node:crypto';
+
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+export function fromHex(s: string): Uint8Array {
+  if (!/^([0-9a-f]{2})*$/.test(s)) throw new Error(`not a hex id: ${JSON.stringify(s.slice(0, 80))}`);
+  return Buffer.from(s, 'hex');
+}
+
+/** Object names are the SHA-256 of the stored bytes, so anyone can verify them without the key. */
+export function objectName(stored: Uint8Array): string {
+  return createHash('sha256').update(stored).digest('hex');
+}

@@ -1,0 +1,74 @@
+/**
+ * Collects sealed blobs of one type into packs and uploads each pack as soon as it is
+ * full, while the next one fills. At most `maxUploads` packs are in flight; `add` waits
+ * when that many are, which bounds memory.
+ */
+import { seal } from '../crypto/aead.js';
+import { BlobEntry, BlobType } from './blob.js';
+import { encodePackHeader } from './pack-format.js';
+import { objectName } from './hex.js';
+
+export interface SealedBlob {
+  id: Uint8Array;
+  stored: Uint8Array;
+  rawLength: number;
+  compressed: boolean;
+}
+
+export interface FinishedPack {
+  id: string;
+  size: number;
+  blobs: BlobEntry[];
+}
+
+export class PackWriter {
+  private parts: Uint8Array[] = [];
+  private entries: BlobEntry[] = [];
+  private size = 0;
+  private readonly uploads = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly type: BlobType,
+    private readonly targetSize: number,
+    private readonly headerKey: Uint8Array,
+    private readonly upload: (name: string, bytes: Uint8Array) => Promise<void>,
+    private readonly onPackStored: (p: FinishedPack) => void,
+    private readonly maxUploads: number,
+  ) {}
+
+  async add(b: SealedBlob): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.entries.push({ type: this.type, id: b.id, offset: this.size, length: b.stored.length, rawLength: b.rawLength, compressed: b.compressed });
+    this.parts.push(b.stored);
+    this.size += b.stored.length;
+    if (this.size >= this.targetSize) await this.cut();
+  }
+
+  /** Uploads what is pending and waits for every upload. */
+  async flush(): Promise<void> {
+    if (this.entries.length > 0) await this.cut();
+    await Promise.all(this.uploads);
+    if (this.failure) throw this.failure;
+  }
+
+  private async cut(): Promise<void> {
+    const header = seal(this.headerKey, encodePackHeader(this.entries));
+    const trailer = Buffer.alloc(4);
+    trailer.writeUInt32LE(header.length);
+    const bytes = Buffer.concat([...this.parts, header, trailer]);
+    const pack: FinishedPack = { id: objectName(bytes), size: bytes.length, blobs: this.entries };
+    this.parts = [];
+    this.entries = [];
+    this.size = 0;
+    while (this.uploads.size >= this.maxUploads) await Promise.race(this.uploads);
+    const p: Promise<void> = this.upload(pack.id, bytes)
+      .then(() => this.onPackStored(pack))
+      .catch((err) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.uploads.delete(p));
+    this.uploads.add(p);
+    if (this.failure) throw this.failure;
+  }
+}

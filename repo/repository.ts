@@ -1,0 +1,324 @@
+/**
+ * An open repository: its keys, config, index (through the local cache), blob reads and
+ * writes, and snapshots. Writing order makes crashes harmless: packs, then the index
+ * files that list them, then the snapshot that references them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Backend, NotFoundError } from '../backends/backend.js';
+import { open as openSealed, seal } from '../crypto/aead.js';
+import { createBlobHasher } from '../crypto/blob-id.js';
+import { MasterKey, newMasterKey } from '../crypto/master-key.js';
+import { KdfParams } from '../crypto/kdf.js';
+import { ChunkerParams } from '../chunker/params.js';
+import { BlobType, IndexedBlob } from './blob.js';
+import { compressIfSmaller, decompress } from './compression.js';
+import { newConfig, RepoConfig, validateConfig } from './config.js';
+import { CorruptObjectError } from './errors/corrupt-object-error.js';
+import { RepositoryNotFoundError } from './errors/repository-not-found-error.js';
+import { WrongPasswordError } from './errors/wrong-password-error.js';
+import { fromHex, objectName, toHex } from './hex.js';
+import { IndexCache } from './index-cache.js';
+import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
+import { createKeyFile, parseKeyFile, saveKeyFile, unwrapKeyFile } from './key-file.js';
+import { FinishedPack, PackWriter, SealedBlob } from './pack-writer.js';
+import { openJson, sealFile, sealJson, openFile } from './sealed-file.js';
+import { parseTree, serializeTree, Tree } from './tree.js';
+import { Snapshot, SnapshotRef, validateSnapshot } from './snapshot.js';
+
+export interface OpenOptions {
+  cacheDir?: string;
+  /** Packs uploaded concurrently. */
+  connections?: number;
+}
+
+export interface InitOptions extends OpenOptions {
+  chunker?: ChunkerParams;
+  packSize?: number;
+  kdf?: Partial<KdfParams>;
+}
+
+/** Index entries pending in memory before they are written out as one index file. */
+const INDEX_FLUSH_BLOBS = 100_000;
+
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'cairn');
+}
+
+export class Repository {
+  /** Blobs written in this session that no index file in the cache lists yet. */
+  private readonly sessionBlobs = new Map<string, IndexedBlob | null>();
+  private pendingPacks: FinishedPack[] = [];
+  private pendingBlobCount = 0;
+  private writers?: { data: PackWriter; tree: PackWriter };
+  private indexWrite: Promise<void> = Promise.resolve();
+  readonly hashBlob: (data: Uint8Array) => Uint8Array;
+  /** Stored bytes and plaintext bytes of blobs added in this session. */
+  readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
+
+  private constructor(
+    readonly backend: Backend,
+    readonly key: MasterKey,
+    readonly config: RepoConfig,
+    readonly index: IndexCache,
+    readonly keyName: string,
+    hasher: (data: Uint8Array) => Uint8Array,
+    private readonly connections: number,
+  ) {
+    this.hashBlob = hasher;
+  }
+
+  static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    if (await backend.isRepository()) throw new Error(`a repository already exists at ${backend.location()}`);
+    await backend.create();
+    const master = newMasterKey();
+    const config = newConfig(toHex(randomBytes(32)), opts);
+    const keyName = await saveKeyFile(backend, await createKeyFile(master, password, opts.kdf));
+    await backend.save({ type: 'config', name: '' }, sealJson(master.encrypt, config));
+    return Repository.finishOpen(backend, master, config, keyName, opts);
+  }
+
+  static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    if (!(await backend.isRepository())) throw new RepositoryNotFoundError(backend.location());
+    const { master, keyName } = await findKey(backend, password);
+    const config = validateConfig(openJson(master.encrypt, await backend.load({ type: 'config', name: '' }), 'config'));
+    return Repository.finishOpen(backend, master, config, keyName, opts);
+  }
+
+  private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
+    const index = await IndexCache.open(path.join(opts.cacheDir ?? defaultCacheDir(), config.id));
+    const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5);
+    try {
+      await repo.syncIndex();
+    } catch (err) {
+      await index.close();
+      throw err;
+    }
+    return repo;
+  }
+
+  /**
+   * Reads index files the cache has not seen. If an index file the cache has read is gone
+   * (prune replaced it), the cache may point at deleted packs, so it is rebuilt.
+   */
+  async syncIndex(): Promise<void> {
+    const present = new Set<string>();
+    for await (const f of this.backend.list('index')) present.add(f.name);
+    let known = await this.index.knownIndexFiles();
+    if ([...known].some((n) => !present.has(n))) {
+      await this.index.clear();
+      known = new Set();
+    }
+    const todo = [...present].filter((n) => !known.has(n));
+    await mapLimit(todo, 8, async (name) => {
+      const idx = await this.loadIndexFile(name);
+      await this.index.addIndexFile(name, idx.packs);
+    });
+  }
+
+  async loadIndexFile(name: string) {
+    const label = `index/${name}`;
+    const bytes = openFile(this.key.encrypt, await this.backend.load({ type: 'index', name }), label);
+    try {
+      return decodeIndex(bytes);
+    } catch (err) {
+      throw new CorruptObjectError(label, (err as Error).message);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.index.close();
+    await this.backend.close();
+  }
+
+  // ---- reading blobs ----
+
+  async lookupBlob(id: Uint8Array): Promise<IndexedBlob | undefined> {
+    const s = this.sessionBlobs.get(toHex(id));
+    if (s) return s;
+    return this.index.lookup(id);
+  }
+
+  /** Decrypts, decompresses and checks the id of a blob: a swapped or damaged blob is caught here. */
+  async loadBlob(id: Uint8Array | string): Promise<Uint8Array> {
+    const bid = typeof id === 'string' ? fromHex(id) : id;
+    const entry = await this.lookupBlob(bid);
+    if (!entry) throw new CorruptObjectError(`blob ${toHex(bid)}`, 'not in the index (missing)');
+    const stored = await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
+    return this.openBlob(entry, stored);
+  }
+
+  openBlob(entry: IndexedBlob, stored: Uint8Array): Uint8Array {
+    const label = `blob ${toHex(entry.id)} in pack ${entry.pack}`;
+    if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label}`);
+    let plain: Uint8Array;
+    try {
+      plain = openSealed(this.key.encrypt, stored);
+    } catch {
+      throw new CorruptObjectError(`data/${entry.pack}`, `${label} fails authentication`);
+    }
+    if (entry.compressed) {
+      try {
+        plain = decompress(plain, entry.rawLength);
+      } catch (err) {
+        throw new CorruptObjectError(`data/${entry.pack}`, `${label}: ${(err as Error).message}`);
+      }
+    }
+    if (!Buffer.from(this.hashBlob(plain)).equals(Buffer.from(entry.id))) {
+      throw new CorruptObjectError(`data/${entry.pack}`, `${label} does not match its id`);
+    }
+    return plain;
+  }
+
+  async loadTree(id: string): Promise<Tree> {
+    const bytes = await this.loadBlob(id);
+    try {
+      return parseTree(bytes);
+    } catch (err) {
+      throw new CorruptObjectError(`tree ${id}`, (err as Error).message);
+    }
+  }
+
+  // ---- writing blobs ----
+
+  private packWriters() {
+    if (!this.writers) {
+      const make = (type: BlobType) =>
+        new PackWriter(type, this.config.packSize, this.key.encrypt, (name, bytes) => this.backend.save({ type: 'data', name }, bytes), (p) => this.packStored(p), this.connections);
+      this.writers = { data: make('data'), tree: make('tree') };
+    }
+    return this.writers;
+  }
+
+  /**
+   * Which of these ids must be stored: not in the index and not already written in this
+   * session. Ids reported as needed are reserved, so a concurrent caller with the same
+   * content does not store it twice.
+   */
+  async reserveNew(ids: Uint8Array[]): Promise<boolean[]> {
+    const need = ids.map((id) => !this.sessionBlobs.has(toHex(id)));
+    const ask = ids.filter((_, i) => need[i]);
+    const found = await this.index.lookupMany(ask);
+    let j = 0;
+    return ids.map((id, i) => {
+      if (!need[i]) return false;
+      if (found[j++]) return false;
+      const hex = toHex(id);
+      if (this.sessionBlobs.has(hex)) return false; // reserved by a concurrent call meanwhile
+      this.sessionBlobs.set(hex, null);
+      return true;
+    });
+  }
+
+  /** Stores a blob reserved by reserveNew. */
+  async addSealed(type: BlobType, b: SealedBlob): Promise<void> {
+    this.added.blobs++;
+    this.added.storedBytes += b.stored.length;
+    this.added.rawBytes += b.rawLength;
+    await this.packWriters()[type].add(b);
+  }
+
+  /** Hashes, deduplicates and stores a blob written from the main thread (trees, maps). */
+  async saveBlob(type: BlobType, data: Uint8Array): Promise<string> {
+    const id = this.hashBlob(data);
+    const [needed] = await this.reserveNew([id]);
+    if (needed) {
+      const packed = compressIfSmaller(data);
+      await this.addSealed(type, { id, stored: seal(this.key.encrypt, packed ?? data), rawLength: data.length, compressed: packed !== null });
+    }
+    return toHex(id);
+  }
+
+  async saveTree(tree: Tree): Promise<string> {
+    return this.saveBlob('tree', serializeTree(tree));
+  }
+
+  private packStored(p: FinishedPack): void {
+    for (const b of p.blobs) this.sessionBlobs.set(toHex(b.id), { ...b, pack: p.id });
+    this.pendingPacks.push(p);
+    this.pendingBlobCount += p.blobs.length;
+    if (this.pendingBlobCount >= INDEX_FLUSH_BLOBS) {
+      this.indexWrite = this.indexWrite.then(() => this.writeIndex());
+    }
+  }
+
+  private async writeIndex(): Promise<void> {
+    const packs: IndexedPack[] = this.pendingPacks;
+    if (packs.length === 0) return;
+    this.pendingPacks = [];
+    this.pendingBlobCount = 0;
+    const stored = sealFile(this.key.encrypt, encodeIndex({ supersedes: [], packs }));
+    const name = objectName(stored);
+    await this.backend.save({ type: 'index', name }, stored);
+    await this.index.addIndexFile(name, packs);
+    for (const p of packs) for (const b of p.blobs) this.sessionBlobs.delete(toHex(b.id));
+  }
+
+  /** Uploads every pending pack and the index files that list them. */
+  async flush(): Promise<void> {
+    if (this.writers) {
+      await Promise.all([this.writers.data.flush(), this.writers.tree.flush()]);
+    }
+    await this.indexWrite;
+    await this.writeIndex();
+  }
+
+  // ---- snapshots ----
+
+  async saveSnapshot(s: Snapshot): Promise<string> {
+    const stored = sealJson(this.key.encrypt, s);
+    const name = objectName(stored);
+    await this.backend.save({ type: 'snapshots', name }, stored);
+    return name;
+  }
+
+  async loadSnapshot(id: string): Promise<Snapshot> {
+    const label = `snapshots/${id}`;
+    const json = openJson(this.key.encrypt, await this.backend.load({ type: 'snapshots', name: id }), label);
+    try {
+      return validateSnapshot(json);
+    } catch (err) {
+      throw new CorruptObjectError(label, (err as Error).message);
+    }
+  }
+
+  /** All snapshots, oldest first. A damaged snapshot is reported through onError and left out. */
+  async listSnapshots(onError?: (err: Error) => void): Promise<SnapshotRef[]> {
+    const names: string[] = [];
+    for await (const f of this.backend.list('snapshots')) names.push(f.name);
+    const refs: SnapshotRef[] = [];
+    await mapLimit(names, 16, async (id) => {
+      try {
+        refs.push({ id, snapshot: await this.loadSnapshot(id) });
+      } catch (err) {
+        if (!onError || err instanceof NotFoundError) throw err;
+        onError(err as Error);
+      }
+    });
+    return refs.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
+  }
+}
+
+async function findKey(backend: Backend, password: string): Promise<{ master: MasterKey; keyName: string }> {
+  const names: string[] = [];
+  for await (const k of backend.list('keys')) names.push(k.name);
+  for (const name of names) {
+    const kf = parseKeyFile(await backend.load({ type: 'keys', name }), `keys/${name}`);
+    const master = await unwrapKeyFile(kf, password);
+    if (master) return { master, keyName: name };
+  }
+  throw new WrongPasswordError(backend.location());
+}
+
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+}

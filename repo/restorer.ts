@@ -1,0 +1,265 @@
+/**
+ * Restores a snapshot (or a path inside it) into a directory: contents byte for byte,
+ * holes as holes, hard links as links, then ownership, modes and times. A file that
+ * cannot be restored is reported and skipped; the rest still comes back.
+ */
+import { promises as fs, constants as fsc } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { isAllZero } from '../chunker/zero.js';
+import { compileExcludes } from './exclude.js';
+import { Repository, mapLimit } from './repository.js';
+import { findNode, walkTree } from './tree-walk.js';
+import { nameBytes, TreeNode } from './tree.js';
+import { rfc3339ToNs, nsToSeconds } from './time-format.js';
+import { fromHex } from './hex.js';
+
+const execFileP = promisify(execFile);
+
+export interface RestoreOptions {
+  target: string;
+  /** Path inside the snapshot to restore; its contents land in target. */
+  subpath?: string;
+  include?: string[];
+  exclude?: string[];
+  verify?: boolean;
+  onProgress?: (p: RestoreProgress) => void;
+  onFileError?: (path: string, err: Error) => void;
+}
+
+export interface RestoreProgress {
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+  errors: number;
+  verified: number;
+}
+
+export class NoSpaceError extends Error {
+  constructor(file: string) {
+    super(`no space left on device while restoring ${file}: free space on the target (or pick another --target) and run restore again`);
+    this.name = 'NoSpaceError';
+  }
+}
+
+interface Item {
+  rel: Buffer;
+  dest: Buffer;
+  node: TreeNode;
+}
+
+export async function restore(repo: Repository, tree: string, opts: RestoreOptions): Promise<RestoreProgress> {
+  const progress: RestoreProgress = { files: 0, bytes: 0, totalFiles: 0, totalBytes: 0, errors: 0, verified: 0 };
+  const report = throttle(() => opts.onProgress?.(progress), 100);
+  const fail = (p: Buffer | string, err: Error) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new NoSpaceError(p.toString());
+    progress.errors++;
+    opts.onFileError?.(p.toString(), err);
+  };
+  const target = Buffer.from(path.resolve(opts.target));
+  await fs.mkdir(target, { recursive: true });
+
+  const start = await findNode(repo, tree, opts.subpath ?? '/');
+  const items: Item[] = [];
+  const excluded = compileExcludes(opts.exclude ?? []);
+  const included = opts.include?.length ? compileIncludes(opts.include) : () => true;
+  const consider = (rel: Buffer, node: TreeNode) => {
+    const s = rel.toString('utf8');
+    if (excluded(s)) return false;
+    if (!included(s, node.type === 'dir')) return false;
+    items.push({ rel, dest: Buffer.concat([target, rel]), node });
+    if (node.type === 'file') {
+      progress.totalFiles++;
+      progress.totalBytes += node.size;
+    }
+    return true;
+  };
+  if (start.type === 'dir') {
+    for await (const e of walkTree(repo, start.subtree!)) consider(e.path, e.node);
+  } else {
+    consider(Buffer.concat([Buffer.from('/'), nameBytes(start)]), start);
+  }
+
+  // Directories first, so every file has a parent.
+  for (const it of items) {
+    if (it.node.type !== 'dir') continue;
+    try {
+      await fs.mkdir(it.dest, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      fail(it.dest, err as Error);
+    }
+  }
+
+  // The first name of a hard-linked inode gets the content; later names link to it.
+  const firstLink = new Map<string, Buffer>();
+  const files: Item[] = [];
+  const links: { dest: Buffer; first: Buffer }[] = [];
+  for (const it of items) {
+    if (it.node.type !== 'file') continue;
+    const key = it.node.links > 1 ? `${it.node.device}:${it.node.inode}` : undefined;
+    const first = key ? firstLink.get(key) : undefined;
+    if (first) links.push({ dest: it.dest, first });
+    else {
+      if (key) firstLink.set(key, it.dest);
+      files.push(it);
+    }
+  }
+
+  const blobCache = new Map<string, Uint8Array>();
+  await mapLimit(files, 8, async (it) => {
+    try {
+      await fs.rm(it.dest, { force: true });
+      await restoreContent(repo, it.dest, it.node, blobCache);
+      await applyMetadata(it.dest, it.node);
+      progress.files++;
+      progress.bytes += it.node.size;
+      report();
+    } catch (err) {
+      fail(it.dest, err as Error);
+    }
+  });
+  for (const l of links) {
+    try {
+      await fs.rm(l.dest, { force: true });
+      await fs.link(l.first, l.dest);
+      progress.files++;
+    } catch (err) {
+      fail(l.dest, err as Error);
+    }
+  }
+
+  for (const it of items) {
+    const n = it.node;
+    try {
+      if (n.type === 'symlink') {
+        await fs.rm(it.dest, { force: true });
+        const t = n.linkTargetRaw !== undefined ? Buffer.from(n.linkTargetRaw, 'base64') : Buffer.from(n.linkTarget ?? '');
+        await fs.symlink(t, it.dest);
+        await applyMetadata(it.dest, n);
+      } else if (n.type === 'fifo' || n.type === 'chardev' || n.type === 'blockdev') {
+        await fs.rm(it.dest, { force: true });
+        await makeNode(it.dest, n);
+        await applyMetadata(it.dest, n);
+      }
+    } catch (err) {
+      fail(it.dest, err as Error);
+    }
+  }
+
+  // Directory metadata last and deepest first: writing into a directory changes its mtime.
+  for (const it of [...items].reverse()) {
+    if (it.node.type !== 'dir') continue;
+    try {
+      await applyMetadata(it.dest, it.node);
+    } catch (err) {
+      fail(it.dest, err as Error);
+    }
+  }
+
+  if (opts.verify) {
+    await mapLimit(files, 8, async (it) => {
+      try {
+        await verifyFile(repo, it.dest, it.node);
+        progress.verified++;
+      } catch (err) {
+        fail(it.dest, err as Error);
+      }
+    });
+  }
+  opts.onProgress?.(progress);
+  return progress;
+}
+
+async function restoreContent(repo: Repository, dest: Buffer, node: TreeNode, cache: Map<string, Uint8Array>): Promise<void> {
+  const fh = await fs.open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
+  try {
+    let offset = 0;
+    for (const id of node.content ?? []) {
+      let data = cache.get(id);
+      if (!data) {
+        data = await repo.loadBlob(id);
+        if (data.length <= 64 * 1024) cacheSmall(cache, id, data);
+      }
+      // Zero blobs are skipped, not written: the file stays sparse where the original was.
+      if (!isAllZero(data)) await writeAll(fh, data, offset);
+      offset += data.length;
+    }
+    await fh.truncate(offset);
+    if (offset !== node.size) throw new Error(`restored ${offset} bytes, the snapshot records ${node.size}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+function cacheSmall(cache: Map<string, Uint8Array>, id: string, data: Uint8Array) {
+  if (cache.size >= 1024) cache.delete(cache.keys().next().value as string);
+  cache.set(id, data);
+}
+
+async function writeAll(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function verifyFile(repo: Repository, dest: Buffer, node: TreeNode): Promise<void> {
+  const fh = await fs.open(dest, 'r');
+  try {
+    let offset = 0;
+    for (const id of node.content ?? []) {
+      const entry = await repo.lookupBlob(fromHex(id));
+      if (!entry) throw new Error(`blob ${id} is not in the index`);
+      const buf = Buffer.alloc(entry.rawLength);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      if (bytesRead !== buf.length || !Buffer.from(repo.hashBlob(buf)).equals(fromHex(id))) {
+        throw new Error(`verification failed: content at offset ${offset} differs from the snapshot`);
+      }
+      offset += buf.length;
+    }
+    const st = await fh.stat();
+    if (st.size !== node.size) throw new Error(`verification failed: size ${st.size}, the snapshot records ${node.size}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function makeNode(dest: Buffer, n: TreeNode): Promise<void> {
+  // Node has no mknod(2); mknod(1) is in coreutils on every Linux.
+  const p = dest.toString();
+  if (n.type === 'fifo') {
+    await execFileP('mknod', [p, 'p']);
+    return;
+  }
+  // Linux dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
+  const rdev = BigInt(n.rdev ?? 0);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  await execFileP('mknod', [p, n.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
+}
+
+async function applyMetadata(dest: Buffer, n: TreeNode): Promise<void> {
+  if (process.getuid?.() === 0) await fs.lchown(dest, n.uid, n.gid);
+  if (n.type !== 'symlink') await fs.chmod(dest, n.mode);
+  await fs.lutimes(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
+}
+
+/** An include pattern keeps matching paths, what is below them, and their parent directories. */
+function compileIncludes(patterns: string[]): (p: string, isDir: boolean) => boolean {
+  const match = compileExcludes(patterns);
+  return (p, isDir) => match(p) || (isDir && patterns.some((pat) => pat.startsWith(p + '/') || !pat.startsWith('/')));
+}
+
+function throttle(fn: () => void, ms: number): () => void {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last >= ms) {
+      last = now;
+      fn();
+    }
+  };
+}

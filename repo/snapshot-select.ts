@@ -1,0 +1,45 @@
+import { Repository } from './repository.js';
+import { SnapshotRef } from './snapshot.js';
+import { SnapshotNotFoundError } from './errors/snapshot-not-found-error.js';
+
+/** The latest file snapshot of the same host and the same set of paths. */
+export async function findParent(repo: Repository, host: string, paths: string[]): Promise<SnapshotRef | undefined> {
+  const want = [...paths].sort().join('\0');
+  const all = await repo.listSnapshots(() => {});
+  return all.filter((r) => r.snapshot.kind === 'files' && r.snapshot.host === host && [...r.snapshot.paths].sort().join('\0') === want).pop();
+}
+
+export interface SnapshotFilter {
+  host?: string;
+  paths?: string[];
+  tags?: string[];
+}
+
+/** `latest`, a full id, or a unique prefix of at least 4 hex characters. */
+export async function resolveSnapshot(repo: Repository, query: string, filter: SnapshotFilter = {}): Promise<SnapshotRef> {
+  if (query === 'latest') {
+    const all = (await repo.listSnapshots(() => {})).filter((r) => matches(r, filter));
+    const last = all.pop();
+    if (!last) throw new SnapshotNotFoundError(query, 'there is no snapshot yet for');
+    return last;
+  }
+  if (!/^[0-9a-f]{4,64}$/.test(query)) throw new SnapshotNotFoundError(query, 'a snapshot is `latest`, an id, or an id prefix of at least 4 hex characters, not');
+  const ids: string[] = [];
+  for await (const f of repo.backend.list('snapshots')) if (f.name.startsWith(query)) ids.push(f.name);
+  if (ids.length === 0) throw new SnapshotNotFoundError(query);
+  if (ids.length > 1) throw new SnapshotNotFoundError(query, `${ids.length} snapshots match; give more characters of`);
+  return { id: ids[0], snapshot: await repo.loadSnapshot(ids[0]) };
+}
+
+export function matches(r: SnapshotRef, f: SnapshotFilter): boolean {
+  if (f.host && r.snapshot.host !== f.host) return false;
+  if (f.tags?.length && !f.tags.every((t) => r.snapshot.tags.includes(t))) return false;
+  if (f.paths?.length && !f.paths.every((p) => r.snapshot.paths.includes(p))) return false;
+  return true;
+}
+
+/** Splits `SNAPSHOT:/sub/path`. */
+export function splitSnapshotArg(arg: string): { snapshot: string; subpath: string } {
+  const i = arg.indexOf(':');
+  return i < 0 ? { snapshot: arg, subpath: '/' } : { snapshot: arg.slice(0, i), subpath: arg.slice(i + 1) || '/' };
+}

@@ -1,0 +1,45 @@
+/** Navigating snapshot trees: find a path, walk every node below a tree. */
+import { Repository } from './repository.js';
+import { nameBytes, TreeNode } from './tree.js';
+
+export class PathNotFoundError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} is not in the snapshot: list it with \`cairn ls SNAPSHOT ${path.split('/').slice(0, -1).join('/') || '/'}\``);
+    this.name = 'PathNotFoundError';
+  }
+}
+
+/** The synthetic root directory node of a snapshot. */
+export function rootNode(tree: string): TreeNode {
+  const t = '1970-01-01T00:00:00.000000000Z';
+  return { name: '', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: t, atime: t, ctime: t, size: 0, inode: 0, device: 0, links: 1, subtree: tree };
+}
+
+export async function findNode(repo: Repository, tree: string, p: string): Promise<TreeNode> {
+  let node = rootNode(tree);
+  for (const part of p.split('/').filter(Boolean)) {
+    if (node.type !== 'dir' || !node.subtree) throw new PathNotFoundError(p);
+    const want = Buffer.from(part);
+    const next = (await repo.loadTree(node.subtree)).nodes.find((n) => nameBytes(n).equals(want));
+    if (!next) throw new PathNotFoundError(p);
+    node = next;
+  }
+  return node;
+}
+
+export interface WalkEntry {
+  /** Path relative to the walk's start, as raw bytes joined with '/'. */
+  path: Buffer;
+  node: TreeNode;
+}
+
+/** Depth-first, parents before children, in name order. */
+export async function* walkTree(repo: Repository, tree: string, prefix: Buffer = Buffer.alloc(0), depth = 0): AsyncGenerator<WalkEntry> {
+  if (depth > 4096) throw new Error('tree nesting is deeper than 4096 levels (a tree loop?)');
+  const t = await repo.loadTree(tree);
+  for (const node of t.nodes) {
+    const p = Buffer.concat([prefix, Buffer.from('/'), nameBytes(node)]);
+    yield { path: p, node };
+    if (node.type === 'dir' && node.subtree) yield* walkTree(repo, node.subtree, p, depth + 1);
+  }
+}
