@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { argon2id } from 'hash-wasm';
+import { deriveKey, newKdfParams, DEFAULT_KDF, type KdfParams } from '../../crypto/kdf.js';
+
+const weak = (over: Partial<KdfParams> = {}): KdfParams =>
+  ({ ...newKdfParams({ memoryKiB: 64, iterations: 1, parallelism: 1 }), ...over });
+
+test('defaults are Argon2id with 64 MiB, 3 passes, 1 lane, and a random 16-byte salt', () => {
+  const saved = process.env.CAIRN_TEST_WEAK_KDF;
+  delete process.env.CAIRN_TEST_WEAK_KDF;
+  try {
+    const a = newKdfParams();
+    const b = newKdfParams();
+    assert.equal(a.name, 'argon2id');
+    assert.equal(a.memoryKiB, 65536);
+    assert.equal(a.iterations, 3);
+    assert.equal(a.parallelism, 1);
+    assert.deepEqual({ memoryKiB: a.memoryKiB, iterations: a.iterations, parallelism: a.parallelism }, DEFAULT_KDF);
+    assert.equal(Buffer.from(a.salt, 'base64').length, 16);
+    assert.notEqual(a.salt, b.salt);
+  } finally {
+    if (saved !== undefined) process.env.CAIRN_TEST_WEAK_KDF = saved;
+  }
+});
+
+test('CAIRN_TEST_WEAK_KDF=1 makes new parameters weak', () => {
+  const saved = process.env.CAIRN_TEST_WEAK_KDF;
+  process.env.CAIRN_TEST_WEAK_KDF = '1';
+  try {
+    const p = newKdfParams();
+    assert.equal(p.memoryKiB, 64);
+    assert.equal(p.iterations, 1);
+  } finally {
+    if (saved === undefined) delete process.env.CAIRN_TEST_WEAK_KDF;
+    else process.env.CAIRN_TEST_WEAK_KDF = saved;
+  }
+});
+
+test('deriveKey gives 32 bytes, is deterministic, and depends on password and salt', async () => {
+  const p = weak();
+  const k = await deriveKey('correct horse', p);
+  assert.equal(k.length, 32);
+  assert.deepEqual(await deriveKey('correct horse', p), k);
+  assert.notDeepEqual(await deriveKey('correct horsf', p), k);
+  assert.notDeepEqual(await deriveKey('correct horse', weak()), k);
+  assert.notDeepEqual(await deriveKey('correct horse', { ...p, iterations: 2 }), k);
+});
+
+test('deriveKey is plain Argon2id of the password and decoded salt', async () => {
+  const p = weak({ memoryKiB: 128, iterations: 2, parallelism: 2 });
+  const expected = await argon2id({
+    password: 'pw', salt: Buffer.from(p.salt, 'base64'), memorySize: 128, iterations: 2, parallelism: 2,
+    hashLength: 32, outputType: 'hex',
+  });
+  assert.equal(Buffer.from(await deriveKey('pw', p)).toString('hex'), expected);
+});
+
+test('bad parameters are rejected with an error naming the field', async () => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ name: 'scrypt' }, /name/],
+    [{ memoryKiB: 4 }, /memoryKiB/],
+    [{ memoryKiB: 4 * 1024 * 1024 + 1 }, /memoryKiB/],
+    [{ memoryKiB: 1e12 }, /memoryKiB/],
+    [{ memoryKiB: 64.5 }, /memoryKiB/],
+    [{ memoryKiB: '64' }, /memoryKiB/],
+    [{ iterations: 0 }, /iterations/],
+    [{ iterations: 101 }, /iterations/],
+    [{ iterations: Infinity }, /iterations/],
+    [{ parallelism: 0 }, /parallelism/],
+    [{ parallelism: 17 }, /parallelism/],
+    [{ memoryKiB: 64, parallelism: 16 }, /memoryKiB/],
+    [{ salt: Buffer.alloc(15).toString('base64') }, /salt/],
+    [{ salt: Buffer.alloc(65).toString('base64') }, /salt/],
+    [{ salt: 'not base64!!' }, /salt/],
+    [{ salt: 42 }, /salt/],
+  ];
+  for (const [over, field] of cases) {
+    await assert.rejects(deriveKey('pw', weak(over as Partial<KdfParams>)), field, JSON.stringify(over));
+  }
+  assert.throws(() => newKdfParams({ iterations: 1000 }), /iterations/);
+});
