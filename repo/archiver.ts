@@ -174,6 +174,7 @@ class Archiver {
   private async saveEntry(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
     const type = nodeType(st);
     if (!type) return null;
+    if (type === 'file') return this.saveFile(abs, name, st, prev);
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
       this.counts.dirs++;
@@ -212,6 +213,7 @@ class Archiver {
       if (!e) continue;
       const prevNode = prev.get(e.n.toString('latin1'));
       if (e.st.isFile()) {
+        // Not awaited: files of this directory are chunked while the walk goes on.
         pending.push(this.saveFile(e.p, encodeBytes(e.n), e.st, prevNode));
       } else {
         try {

@@ -7,7 +7,7 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { isAllZero } from '../chunker/zero.js';
+import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
 import { compileExcludes } from './exclude.js';
 import { Repository, mapLimit } from './repository.js';
 import { findNode, walkTree } from './tree-walk.js';
@@ -182,8 +182,7 @@ async function restoreContent(repo: Repository, dest: Buffer, node: TreeNode, ca
         data = await repo.loadBlob(id);
         if (data.length <= 64 * 1024) cacheSmall(cache, id, data);
       }
-      // Zero blobs are skipped, not written: the file stays sparse where the original was.
-      if (!isAllZero(data)) await writeAll(fh, data, offset);
+      await writeSparse(fh, data, offset);
       offset += data.length;
     }
     await fh.truncate(offset);
@@ -196,6 +195,17 @@ async function restoreContent(repo: Repository, dest: Buffer, node: TreeNode, ca
 function cacheSmall(cache: Map<string, Uint8Array>, id: string, data: Uint8Array) {
   if (cache.size >= 1024) cache.delete(cache.keys().next().value as string);
   cache.set(id, data);
+}
+
+/** Zero runs are skipped, not written, so the file stays sparse where the original was. */
+async function writeSparse(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
+  if (isAllZero(data)) return;
+  let at = 0;
+  for (const run of zeroRuns(data, ZERO_RUN_ALIGN)) {
+    if (run.offset > at) await writeAll(fh, data.subarray(at, run.offset), position + at);
+    at = run.offset + run.length;
+  }
+  if (at < data.length) await writeAll(fh, data.subarray(at), position + at);
 }
 
 async function writeAll(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
