@@ -1,0 +1,118 @@
+/**
+ * Content-defined chunking of a stream fed in pieces of any size, giving exactly the
+ * chunks that chunking the whole stream at once would give.
+ */
+import { certainCuts } from './cut-points.js';
+import { validateChunkerParams, type ChunkerParams } from './params.js';
+
+/**
+ * Each scan covers up to WINDOW_MAXES * max bytes and leaves an uncertain tail shorter
+ * than max, which is scanned again with the next window: every byte goes through
+ * fastcdc at most twice, and the rescanned fraction is at most 1/(WINDOW_MAXES - 1).
+ */
+const WINDOW_MAXES = 4;
+
+function allocate(n: number): Uint8Array {
+  // Uninitialized memory: every byte handed out is written before it is read.
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+export class StreamChunker {
+  private readonly p: ChunkerParams;
+  private readonly windowSize: number;
+  /**
+   * The current window: bytes [0, fill) are pending, and start at a cut. Once chunks are
+   * handed out as views of a window, that window is never written again (the tail is
+   * copied into a fresh one), so the caller may keep them. A kept chunk keeps its whole
+   * window (up to 4 max) alive: callers that store chunks long-term should copy them.
+   */
+  private buf: Uint8Array = new Uint8Array(0);
+  private fill = 0;
+  private finished = false;
+
+  constructor(p: ChunkerParams) {
+    validateChunkerParams(p);
+    this.p = { min: p.min, avg: p.avg, max: p.max };
+    this.windowSize = WINDOW_MAXES * p.max;
+  }
+
+  /** Returns the chunks that became certain. `data` is copied; the caller may reuse it. */
+  push(data: Uint8Array): Uint8Array[] {
+    if (this.finished) throw new Error('StreamChunker: push after finish');
+    const out: Uint8Array[] = [];
+    let offset = 0;
+    while (offset < data.length) {
+      // Each pass consumes at least one byte: a scan always leaves fill < max < windowSize.
+      const take = Math.min(data.length - offset, this.windowSize - this.fill);
+      this.ensureCapacity(this.fill + take);
+      this.buf.set(data.subarray(offset, offset + take), this.fill);
+      this.fill += take;
+      offset += take;
+      if (this.fill === this.windowSize) this.scan(false, out);
+    }
+    return out;
+  }
+
+  /** Ends the stream and returns the remaining chunks. */
+  finish(): Uint8Array[] {
+    if (this.finished) throw new Error('StreamChunker: finish called twice');
+    this.finished = true;
+    const out: Uint8Array[] = [];
+    this.scan(true, out);
+    this.buf = new Uint8Array(0);
+    return out;
+  }
+
+  private scan(isEnd: boolean, out: Uint8Array[]): void {
+    const window = this.buf.subarray(0, this.fill);
+    let start = 0;
+    for (const end of certainCuts(window, isEnd, this.p)) {
+      out.push(window.subarray(start, end));
+      start = end;
+    }
+    if (isEnd) return;
+    // A full window holds >= 4 max bytes, so its first chunk is always certain.
+    if (start === 0) throw new Error('StreamChunker: internal error, no certain chunk in a full window');
+    const tail = window.subarray(start);
+    // This stream has filled a window, so it will likely fill the next one too.
+    this.buf = allocate(this.windowSize);
+    this.buf.set(tail, 0);
+    this.fill = tail.length;
+  }
+
+  private ensureCapacity(needed: number): void {
+    if (needed <= this.buf.length) return;
+    const grown = allocate(Math.min(this.windowSize, Math.max(needed, 2 * this.buf.length)));
+    grown.set(this.buf.subarray(0, this.fill), 0);
+    this.buf = grown;
+  }
+}
+
+/**
+ * Chunks a whole buffer; the chunks are views of `data`. It is cut window by window like
+ * a stream, so WASM memory (which never shrinks) stays bounded by a few `max` however
+ * large `data` is. (fastcdc-wasm writes each window back into `data` after scanning it;
+ * the bytes are unchanged.)
+ */
+export function chunkBuffer(data: Uint8Array, p: ChunkerParams): Uint8Array[] {
+  validateChunkerParams(p);
+  const windowSize = WINDOW_MAXES * p.max;
+  const out: Uint8Array[] = [];
+  let start = 0;
+  while (start < data.length) {
+    const isEnd = data.length - start <= windowSize;
+    const window = data.subarray(start, isEnd ? data.length : start + windowSize);
+    const ends = certainCuts(window, isEnd, p);
+    let prev = 0;
+    for (const end of ends) {
+      out.push(window.subarray(prev, end));
+      prev = end;
+    }
+    if (isEnd) break;
+    // The window holds >= 4 max bytes, so its first chunk is always certain.
+    if (prev === 0) throw new Error('chunkBuffer: internal error, no certain chunk in a full window');
+    start += prev;
+  }
+  return out;
+}
