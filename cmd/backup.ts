@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { backup } from '../repo/archiver.js';
-import { GlobalArgs } from './context.js';
+import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
 import { withRepository } from './run.js';
@@ -13,11 +13,11 @@ export const describe = 'back up files and directories';
 export const builder = (y: Argv) =>
   y
     .positional('paths', { type: 'string', array: true, describe: 'files and directories to back up' })
-    .option('exclude', { alias: 'e', type: 'string', array: true, default: [], describe: 'exclude paths matching this pattern (repeatable)' })
-    .option('exclude-file', { type: 'string', array: true, default: [], describe: 'read exclude patterns from a file' })
+    .option('exclude', { ...repeatable('exclude paths matching this pattern (repeatable)'), alias: 'e' })
+    .option('exclude-file', repeatable('read exclude patterns from a file'))
     .option('exclude-caches', { type: 'boolean', default: false, describe: 'exclude directories tagged with CACHEDIR.TAG' })
     .option('one-file-system', { alias: 'x', type: 'boolean', default: false, describe: 'do not cross file system boundaries' })
-    .option('tag', { type: 'string', array: true, default: [], describe: 'add a tag to the snapshot (repeatable)' })
+    .option('tag', repeatable('add a tag to the snapshot (repeatable)'))
     .option('host', { type: 'string', describe: 'host name to record (default: this machine)' })
     .option('parent', { type: 'string', describe: 'compare with this snapshot instead of the latest one of the same host and paths' })
     .option('force', { type: 'boolean', default: false, describe: 're-read every file, ignoring the parent snapshot' })

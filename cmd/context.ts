@@ -51,3 +51,16 @@ export async function openRepository(args: GlobalArgs, out: Output): Promise<Rep
   const password = await readPassword(args);
   return Repository.open(backend, password, opts);
 }
+
+/**
+ * A flag that may be given several times (`--tag a --tag b`). Not a yargs array option:
+ * those swallow the positional arguments that follow them.
+ */
+export function repeatable(describe: string) {
+  return {
+    type: 'string' as const,
+    default: [] as string[],
+    describe,
+    coerce: (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String),
+  };
+}

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { restore } from '../repo/restorer.js';
 import { resolveSnapshot, splitSnapshotArg } from '../repo/snapshot-select.js';
-import { GlobalArgs } from './context.js';
+import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
 import { withRepository } from './run.js';
@@ -12,8 +12,8 @@ export const builder = (y: Argv) =>
   y
     .positional('snapshot', { type: 'string', describe: 'snapshot id, prefix, or latest; optionally :/sub/path' })
     .option('target', { alias: 't', type: 'string', demandOption: 'name a directory to restore into with --target DIR', describe: 'directory to restore into' })
-    .option('include', { alias: 'i', type: 'string', array: true, default: [], describe: 'restore only paths matching this pattern' })
-    .option('exclude', { alias: 'e', type: 'string', array: true, default: [], describe: 'do not restore paths matching this pattern' })
+    .option('include', { ...repeatable('restore only paths matching this pattern'), alias: 'i' })
+    .option('exclude', { ...repeatable('do not restore paths matching this pattern'), alias: 'e' })
     .option('verify', { type: 'boolean', default: false, describe: 're-read restored files and compare them with the snapshot' });
 
 interface Args extends GlobalArgs {

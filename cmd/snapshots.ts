@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { matches } from '../repo/snapshot-select.js';
-import { GlobalArgs } from './context.js';
+import { GlobalArgs, repeatable } from './context.js';
 import { formatBytes } from './output.js';
 import { withRepository } from './run.js';
 
@@ -9,13 +9,13 @@ export const describe = 'list snapshots (file trees and disk images side by side
 export const builder = (y: Argv) =>
   y
     .option('host', { type: 'string', describe: 'only snapshots of this host' })
-    .option('tag', { type: 'string', array: true, describe: 'only snapshots with these tags' })
-    .option('path', { type: 'string', array: true, describe: 'only snapshots with these paths' });
+    .option('tag', repeatable('only snapshots with these tags'))
+    .option('path', repeatable('only snapshots with these paths'));
 
 interface Args extends GlobalArgs {
   host?: string;
-  tag?: string[];
-  path?: string[];
+  tag: string[];
+  path: string[];
 }
 
 export async function handler(args: ArgumentsCamelCase<Args>) {

@@ -36,8 +36,7 @@ function post(m: WorkerReply, transfer: ArrayBuffer[] = []) {
 }
 
 function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message}` : String(e?.message ?? e);
+  return String((err as Error)?.message ?? err);
 }
 
 async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {

@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { cairn, diffDigests, sha256, tempDir, treeDigest } from '../helpers.js';
+import { makeFixtureTree } from './fixture-tree.js';
+
+const env = { CAIRN_PASSWORD: 'correct horse' };
+
+async function setup() {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  await makeFixtureTree(src);
+  const repo = path.join(dir, 'repo');
+  const g = ['--repo', repo, '--cache-dir', path.join(dir, 'cache')];
+  const init = await cairn([...g, 'init'], env);
+  assert.equal(init.code, 0, init.stderr);
+  return { dir, src, repo, g };
+}
+
+test('backup then restore gives back every file, byte for byte, with metadata', async () => {
+  const { dir, src, g } = await setup();
+  const b = await cairn([...g, 'backup', src], env);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /snapshot [0-9a-f]{8} saved/);
+
+  const target = path.join(dir, 'out');
+  const r = await cairn([...g, 'restore', 'latest', '--target', target, '--verify'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /verified \d+ files/);
+  const restored = path.join(target, src);
+  // Directory times count too: they are restored after their contents were written.
+  const want = await treeDigest(src, { times: true, owners: process.getuid?.() === 0 });
+  const got = await treeDigest(restored, { times: true, owners: process.getuid?.() === 0 });
+  assert.deepEqual(diffDigests(want, got), []);
+
+  // Hard links come back as links, sparse files as sparse files.
+  const a = await fs.stat(path.join(restored, 'hardlink'));
+  const s = await fs.stat(path.join(restored, 'docs/deep/small.txt'));
+  assert.equal(a.ino, s.ino);
+  const sparse = await fs.stat(path.join(restored, 'sparse.img'));
+  assert.equal(sparse.size, 40 * 1024 * 1024);
+  assert.ok(sparse.blocks * 512 < 1024 * 1024, `sparse file takes ${sparse.blocks * 512} bytes on disk`);
+});
+
+test('a second backup reuses unchanged files from the parent and adds almost nothing', async () => {
+  const { src, g } = await setup();
+  assert.equal((await cairn([...g, 'backup', src], env)).code, 0);
+  const second = await cairn([...g, 'backup', '--json', src], env);
+  assert.equal(second.code, 0, second.stderr);
+  const summary = second.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.message_type === 'summary');
+  assert.ok(summary, 'a summary line');
+  assert.equal(summary.files_new, 0);
+  assert.equal(summary.files_changed, 0);
+  assert.ok(summary.files_unmodified >= 8, `unchanged ${summary.files_unmodified}`);
+  assert.ok(summary.data_added < 4096, `added ${summary.data_added}`);
+
+  await fs.appendFile(path.join(src, 'docs/deep/small.txt'), 'more\n');
+  const third = await cairn([...g, 'backup', '--json', src], env);
+  const s3 = third.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.message_type === 'summary');
+  // small.txt and its hard link share the changed inode.
+  assert.equal(s3.files_changed, 2);
+});
+
+test('snapshots, ls and dump, in text and --json', async () => {
+  const { src, g } = await setup();
+  await cairn([...g, 'backup', '--tag', 'daily', src], env);
+  const snaps = await cairn([...g, 'snapshots', '--json'], env);
+  const list = JSON.parse(snaps.stdout);
+  assert.equal(list.length, 1);
+  assert.deepEqual(list[0].tags, ['daily']);
+  assert.equal(list[0].kind, 'files');
+  const id: string = list[0].id;
+
+  const text = await cairn([...g, 'snapshots'], env);
+  assert.match(text.stdout, new RegExp(id.slice(0, 8)));
+
+  const ls = await cairn([...g, 'ls', id.slice(0, 6), path.join(src, 'docs'), '--json'], env);
+  assert.equal(ls.code, 0, ls.stderr);
+  const nodes = ls.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.message_type === 'node');
+  assert.ok(nodes.some((n) => n.path === path.join(src, 'docs/deep/er/random.bin') && n.size === 3 * 1024 * 1024 + 17));
+
+  const file = path.join(src, 'docs/deep/er/random.bin');
+  const dump = await dumpBytes([...g, 'dump', 'latest', file]);
+  assert.equal(sha256(dump), sha256(await fs.readFile(file)));
+
+  const bad = await cairn([...g, 'ls', 'ab'], env);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /at least 4 hex/);
+});
+
+test('restore of a sub path with --include and --exclude', async () => {
+  const { dir, src, g } = await setup();
+  await cairn([...g, 'backup', src], env);
+  const target = path.join(dir, 'sub');
+  const r = await cairn([...g, 'restore', `latest:${src}/docs`, '--target', target, '--exclude', '*.bin'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok((await fs.stat(path.join(target, 'deep/small.txt'))).isFile());
+  await assert.rejects(fs.stat(path.join(target, 'deep/er/random.bin')));
+
+  const only = path.join(dir, 'only');
+  const r2 = await cairn([...g, 'restore', 'latest', '--target', only, '--include', 'small.txt'], env);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.ok((await fs.stat(path.join(only, src, 'docs/deep/small.txt'))).isFile());
+  await assert.rejects(fs.stat(path.join(only, src, 'empty')));
+});
+
+test('excludes, exclude files and CACHEDIR.TAG', async () => {
+  const { dir, src, g } = await setup();
+  await fs.mkdir(path.join(src, 'cache'));
+  await fs.writeFile(path.join(src, 'cache/CACHEDIR.TAG'), 'Signature: 8a477f597d28d172789f06886806bc55\n');
+  await fs.writeFile(path.join(src, 'cache/big'), 'cached');
+  await fs.writeFile(path.join(dir, 'excludes'), '# comment\nempty\n');
+  const b = await cairn([...g, 'backup', src, '--exclude', '*.bin', '--exclude-file', path.join(dir, 'excludes'), '--exclude-caches'], env);
+  assert.equal(b.code, 0, b.stderr);
+  const ls = await cairn([...g, 'ls', 'latest'], env);
+  assert.doesNotMatch(ls.stdout, /\.bin$/m);
+  assert.doesNotMatch(ls.stdout, /\/empty$/m);
+  assert.match(ls.stdout, /cache\/CACHEDIR\.TAG$/m);
+  assert.doesNotMatch(ls.stdout, /cache\/big$/m);
+});
+
+test('a file that cannot be read is reported and skipped, and the run exits 3', async () => {
+  const { src, g } = await setup();
+  // /proc/self/mem opens but fails to read at offset 0 with EIO, even for root.
+  const b = await cairn([...g, 'backup', src, '/proc/self/mem'], env);
+  assert.equal(b.code, 3, b.stderr);
+  assert.match(b.stderr, /cannot read \/proc\/self\/mem/);
+  assert.match(b.stdout, /snapshot [0-9a-f]{8} saved/);
+});
+
+async function dumpBytes(args: string[]): Promise<Buffer> {
+  const { spawn } = await import('node:child_process');
+  const { CAIRN_BIN } = await import('../helpers.js');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, ...env, CAIRN_TEST_WEAK_KDF: '1' } });
+    const parts: Buffer[] = [];
+    child.stdout.on('data', (d) => parts.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(parts)) : reject(new Error(`dump exited ${code}`))));
+  });
+}
