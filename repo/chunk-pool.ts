@@ -88,14 +88,28 @@ export class ChunkPool {
           this.workers[t.worker].postMessage({ op: 'need', task: m.task, batch: m.batch, need } satisfies WorkerRequest);
         } else if (m.op === 'blobs') {
           for (const b of m.blobs) await this.repo.addSealed('data', b);
+        } else if (m.op === 'whole') {
+          for (const id of m.ids) t.content.push(toHex(id));
+          const need = await this.repo.reserveNew(m.ids);
+          for (let i = 0; i < need.length; i++) {
+            if (!need[i]) continue;
+            t.newBytes += m.lengths[i];
+            await this.repo.addSealed('data', m.blobs[i]);
+          }
+          this.finish(m.task, t);
+          t.resolve({ content: t.content, size: m.size, newBytes: t.newBytes });
         } else {
-          this.tasks.delete(m.task);
-          this.load[t.worker]--;
+          this.finish(m.task, t);
           if (m.error) t.reject(new SourceReadError(m.error));
           else t.resolve({ content: t.content, size: m.size, newBytes: t.newBytes });
         }
       })
       .catch((err) => this.fail(err));
+  }
+
+  private finish(task: number, t: Task) {
+    this.tasks.delete(task);
+    this.load[t.worker]--;
   }
 
   private fail(err: unknown) {

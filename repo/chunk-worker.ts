@@ -10,11 +10,13 @@ import { createBlobHasher } from '../crypto/blob-id.js';
 import { StreamChunker } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { compressIfSmaller } from './compression.js';
-import type { WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
+import type { SealedChunk, WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
 /** Chunks held between asking the main thread and sealing; bounds worker memory. */
-const BATCH_BYTES = 32 * 1024 * 1024;
+const BATCH_BYTES = 16 * 1024 * 1024;
+/** A file up to this size is sealed without asking which of its chunks are new. */
+const WHOLE_FILE_BYTES = 1024 * 1024;
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -37,6 +39,11 @@ function post(m: WorkerReply, transfer: ArrayBuffer[] = []) {
 
 function describe(err: unknown): string {
   return String((err as Error)?.message ?? err);
+}
+
+function sealChunk(id: Uint8Array, chunk: Uint8Array): SealedChunk {
+  const packed = compressIfSmaller(chunk);
+  return { id, stored: seal(init.encryptKey, packed ?? chunk), rawLength: chunk.length, compressed: packed !== null };
 }
 
 async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
@@ -62,10 +69,9 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
     const transfer: ArrayBuffer[] = [];
     for (let i = 0; i < chunks.length; i++) {
       if (!need[i]) continue;
-      const packed = compressIfSmaller(chunks[i]);
-      const stored = seal(init.encryptKey, packed ?? chunks[i]);
-      blobs.push({ id: ids[i], stored, rawLength: chunks[i].length, compressed: packed !== null });
-      transfer.push(stored.buffer as ArrayBuffer);
+      const b = sealChunk(ids[i], chunks[i]);
+      blobs.push(b);
+      transfer.push(b.stored.buffer as ArrayBuffer);
     }
     post({ op: 'blobs', task: msg.task, batch: b, blobs }, transfer);
   };
@@ -96,6 +102,12 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
     }
   }
   for (const c of chunker.finish()) batch.push(c);
+  if (batchNo === 0 && size <= WHOLE_FILE_BYTES) {
+    const ids = batch.map((c) => hash(c));
+    const blobs = batch.map((c, i) => sealChunk(ids[i], c));
+    post({ op: 'whole', task: msg.task, ids, lengths: batch.map((c) => c.length), blobs, size }, blobs.map((b) => b.stored.buffer as ArrayBuffer));
+    return;
+  }
   await sendBatch();
   post({ op: 'done', task: msg.task, size });
 }
