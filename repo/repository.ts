@@ -7,13 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
-import { open as openSealed, seal } from '../crypto/aead.js';
+import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
 import { KdfParams } from '../crypto/kdf.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { BlobType, IndexedBlob } from './blob.js';
-import { compressIfSmaller, decompress } from './compression.js';
+import { compressIfSmaller } from './compression.js';
+import { openStoredBlob } from './blob-open.js';
 import { newConfig, RepoConfig, validateConfig } from './config.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { RepositoryNotFoundError } from './errors/repository-not-found-error.js';
@@ -39,6 +40,13 @@ export interface InitOptions extends OpenOptions {
   kdf?: Partial<KdfParams>;
 }
 
+/**
+ * Tree packs kept in memory after one read. Walking a snapshot loads every tree, and
+ * trees of neighbouring directories share packs: one read per pack instead of one per
+ * directory.
+ */
+const TREE_PACK_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** Index entries pending in memory before they are written out as one index file. */
 const INDEX_FLUSH_BLOBS = 100_000;
 
@@ -54,6 +62,8 @@ export class Repository {
   private pendingBlobCount = 0;
   private writers?: { data: PackWriter; tree: PackWriter };
   private indexWrite: Promise<void> = Promise.resolve();
+  private readonly treePacks = new Map<string, Promise<Uint8Array>>();
+  private treePackBytes = 0;
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
@@ -141,35 +151,50 @@ export class Repository {
     return this.index.lookup(id);
   }
 
+  /** Batched lookupBlob. */
+  async lookupBlobs(ids: Uint8Array[]): Promise<(IndexedBlob | undefined)[]> {
+    const found = await this.index.lookupMany(ids);
+    return ids.map((id, i) => this.sessionBlobs.get(toHex(id)) ?? found[i]);
+  }
+
   /** Decrypts, decompresses and checks the id of a blob: a swapped or damaged blob is caught here. */
   async loadBlob(id: Uint8Array | string): Promise<Uint8Array> {
     const bid = typeof id === 'string' ? fromHex(id) : id;
     const entry = await this.lookupBlob(bid);
     if (!entry) throw new CorruptObjectError(`blob ${toHex(bid)}`, 'not in the index (missing)');
-    const stored = await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
+    const stored =
+      entry.type === 'tree'
+        ? (await this.treePack(entry.pack)).subarray(entry.offset, entry.offset + entry.length)
+        : await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
     return this.openBlob(entry, stored);
   }
 
+  private treePack(name: string): Promise<Uint8Array> {
+    let p = this.treePacks.get(name);
+    if (p) {
+      // Most recently used last.
+      this.treePacks.delete(name);
+      this.treePacks.set(name, p);
+      return p;
+    }
+    p = this.backend.load({ type: 'data', name });
+    this.treePacks.set(name, p);
+    p.then(
+      (bytes) => {
+        this.treePackBytes += bytes.length;
+        while (this.treePackBytes > TREE_PACK_CACHE_BYTES && this.treePacks.size > 1) {
+          const [oldest, op] = this.treePacks.entries().next().value as [string, Promise<Uint8Array>];
+          this.treePacks.delete(oldest);
+          void op.then((b) => (this.treePackBytes -= b.length));
+        }
+      },
+      () => this.treePacks.delete(name),
+    );
+    return p;
+  }
+
   openBlob(entry: IndexedBlob, stored: Uint8Array): Uint8Array {
-    const label = `blob ${toHex(entry.id)} in pack ${entry.pack}`;
-    if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label}`);
-    let plain: Uint8Array;
-    try {
-      plain = openSealed(this.key.encrypt, stored);
-    } catch {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label} fails authentication`);
-    }
-    if (entry.compressed) {
-      try {
-        plain = decompress(plain, entry.rawLength);
-      } catch (err) {
-        throw new CorruptObjectError(`data/${entry.pack}`, `${label}: ${(err as Error).message}`);
-      }
-    }
-    if (!Buffer.from(this.hashBlob(plain)).equals(Buffer.from(entry.id))) {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label} does not match its id`);
-    }
-    return plain;
+    return openStoredBlob(this.key.encrypt, this.hashBlob, entry, stored);
   }
 
   async loadTree(id: string): Promise<Tree> {
@@ -220,9 +245,14 @@ export class Repository {
     await this.packWriters()[type].add(b);
   }
 
-  /** Hashes, deduplicates and stores a blob written from the main thread (trees, maps). */
-  async saveBlob(type: BlobType, data: Uint8Array): Promise<string> {
+  /**
+   * Hashes, deduplicates and stores a blob written from the main thread (trees, maps).
+   * `stored` names a blob known to be in the repository (a parent snapshot's tree): when
+   * the new blob has that id, the index lookup is skipped.
+   */
+  async saveBlob(type: BlobType, data: Uint8Array, stored?: string): Promise<string> {
     const id = this.hashBlob(data);
+    if (stored !== undefined && toHex(id) === stored) return stored;
     const [needed] = await this.reserveNew([id]);
     if (needed) {
       const packed = compressIfSmaller(data);
@@ -231,8 +261,8 @@ export class Repository {
     return toHex(id);
   }
 
-  async saveTree(tree: Tree): Promise<string> {
-    return this.saveBlob('tree', serializeTree(tree));
+  async saveTree(tree: Tree, stored?: string): Promise<string> {
+    return this.saveBlob('tree', serializeTree(tree), stored);
   }
 
   private packStored(p: FinishedPack): void {
