@@ -76,6 +76,7 @@ bytes=$(du -sb "$src" | cut -f1)
 
 rm -rf "$work"
 mkdir -p "$work"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 export CAIRN_PASSWORD=$password RESTIC_PASSWORD=$password
 export RESTIC_CACHE_DIR=$work/restic-cache
 cairn_repo=$work/cairn-repo
@@ -159,6 +160,7 @@ mibb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 
 echo
 echo "Dataset: $files files, $(mibb "$bytes") MiB (parts of /usr); step (c) changed $changed files."
+echo "Load average before / after the run: $load_before / $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine skew the times)."
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(restic version 2>/dev/null | cut -d' ' -f1-2); node $(node --version). ${cache_note^}."
 echo
 if has cairn && has restic; then
