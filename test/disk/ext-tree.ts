@@ -38,6 +38,9 @@ export function buildSourceTree(root: string): void {
   }
 
   sparse(p('sparse.bin'), 20 << 20, [[0, randomBytes(rand, 4096)], [5 << 20, randomBytes(rand, 10000)], [(20 << 20) - 4096, randomBytes(rand, 4096)]]);
+  // More than 4 extents do not fit in the inode: forces an extent tree of depth 1.
+  // Sparse files end in data: mke2fs -d with inline_data drops a trailing hole from i_size.
+  sparse(p('fragmented.bin'), 11 * 65536 + 4096, Array.from({ length: 12 }, (_, i): [number, Buffer] => [i * 65536, randomBytes(rand, 4096)]));
   sparse(p('triple.bin'), 70 << 20, [[(70 << 20) - 8192, randomBytes(rand, 8192)]]); // triple indirect at 1 KiB blocks
   sparse(p('huge.bin'), 5 * GiB, [[4.5 * GiB, randomBytes(rand, 6000)], [5 * GiB - 4096, randomBytes(rand, 4096)]]);
 
