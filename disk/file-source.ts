@@ -66,7 +66,7 @@ async function blockDeviceSize(fh: FileHandle, rdev: number): Promise<number> {
 }
 
 /** Binary search for the first offset that reads 0 bytes; device sizes are sector multiples. */
-async function probeSizeByReading(fh: FileHandle): Promise<number> {
+export async function probeSizeByReading(fh: FileHandle): Promise<number> {
   const one = Buffer.alloc(1);
   const readable = async (sector: number) => (await fh.read(one, 0, 1, sector * 512)).bytesRead === 1;
   let lo = 0; // sectors known to exist
