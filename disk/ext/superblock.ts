@@ -80,7 +80,7 @@ export function parseSuperblock(b: Uint8Array, warn: (m: string) => void): Super
   const compat = u32(b, 0x5c);
   const incompat = u32(b, 0x60);
   const roCompat = u32(b, 0x64);
-  const unknown = incompat & ~KNOWN_INCOMPAT;
+  const unknown = (incompat & ~KNOWN_INCOMPAT) >>> 0;
   if (incompat & INCOMPAT_JOURNAL_DEV) fail('this is an external journal device, not a file system');
   if (unknown) throw new DiskFormatError(`ext file system uses unsupported incompatible features 0x${unknown.toString(16)}`);
   if (incompat & INCOMPAT_RECOVER) warn('the journal needs recovery; reading without replaying it, recent changes may be missing');
