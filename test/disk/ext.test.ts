@@ -141,6 +141,13 @@ CONFIGS.forEach((config, index) => {
       assert.equal(nodes.get(pathKey('medium.txt'))?.xattrs, undefined, 'system.data must not show as an xattr');
     });
 
+    it('readFile stops at the file size and refuses one oversized read', async () => {
+      const small = nodes.get(pathKey('small.txt'))!;
+      assert.equal((await fs.readFile(small, 0, 1 << 20)).length, small.size);
+      assert.equal((await fs.readFile(small, small.size + 10, 5)).length, 0);
+      await assert.rejects(fs.readFile(nodes.get(pathKey('huge.bin'))!, 0, 300 << 20), /read in smaller pieces/);
+    });
+
     it('maps hard links to one inode', () => {
       assert.equal(nodes.get(pathKey('hardlink.txt'))!.id, nodes.get(pathKey('small.txt'))!.id);
     });
