@@ -1,5 +1,5 @@
 /** The ext2/3/4 superblock: pure parsing and sanity checks. */
-import { u8, u16, u32 } from '../bytes.js';
+import { u16, u32 } from '../bytes.js';
 import { DiskFormatError } from '../types.js';
 
 export const SUPERBLOCK_OFFSET = 1024;
