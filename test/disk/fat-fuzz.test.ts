@@ -24,7 +24,7 @@ function buildImage(dir: string, kind: 12 | 16, sizeKb: number): Uint8Array {
 }
 
 for (const [kind, sizeKb] of [[12, 1440], [16, 3000]] as const) {
-  test(`FAT${kind} fuzz: 1000 damaged images end in success, warnings or a clear error`, { timeout: 120_000 }, async (t) => {
+  test(`FAT${kind} fuzz: 1000 damaged images end in success, warnings or a clear error`, { timeout: 240_000 }, async (t) => {
     requireTool('mkfs.fat', 'dosfstools');
     requireTool('mcopy', 'mtools');
     const dir = mkdtempSync(join(tmpdir(), 'cairn-fatfuzz-'));

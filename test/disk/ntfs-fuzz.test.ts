@@ -44,7 +44,7 @@ function metadataRegions(image: Uint8Array): Region[] {
   return regions;
 }
 
-test('NTFS fuzz: 2000 damaged images end in success, warnings or a clear error', { timeout: 120_000 }, async (t) => {
+test('NTFS fuzz: 2000 damaged images end in success, warnings or a clear error', { timeout: 240_000 }, async (t) => {
   requireTool('mkntfs', 'ntfs-3g');
   requireTool('ntfs-3g', 'ntfs-3g');
   requireTool('setfattr', 'attr');
