@@ -1,0 +1,39 @@
+import { Backend } from './backend.js';
+import { LocalBackend } from './local.js';
+import { MemoryBackend } from './memory.js';
+import { RetryBackend, RetryOptions } from './retry.js';
+import { S3Backend, S3Options, parseS3Url } from './s3.js';
+
+export interface OpenOptions {
+  s3?: S3Options & {
+    /** `--s3-endpoint`: an S3-compatible server for an `s3://bucket/prefix` location. */
+    endpoint?: string;
+    /** Forces path-style (true) or virtual-host (false) addressing; default: path-style for a custom endpoint. */
+    pathStyle?: boolean;
+  };
+  retry?: RetryOptions;
+}
+
+/**
+ * Opens a repository location: `memory:` (tests), `s3://bucket/prefix`,
+ * `s3:https://host/bucket/prefix`, `local:/path` or a plain path. Remote backends come
+ * wrapped in a RetryBackend; a local directory does not fail transiently.
+ */
+export function openBackend(location: string, opts: OpenOptions = {}): Backend {
+  if (location === 'memory:') return new MemoryBackend();
+  if (location.startsWith('s3:')) {
+    const loc = parseS3Url(location);
+    const { endpoint, pathStyle, ...s3 } = opts.s3 ?? {};
+    if (endpoint) {
+      if (loc.endpoint) throw new Error(`S3 endpoint given twice: in "${location}" and as --s3-endpoint ${endpoint}`);
+      if (!/^https?:\/\/[^/@]+\/?$/.test(endpoint)) throw new Error(`invalid S3 endpoint "${endpoint}": expected http(s)://host[:port]`);
+      loc.endpoint = endpoint.replace(/\/$/, '');
+      loc.pathStyle = true;
+    }
+    if (pathStyle !== undefined) loc.pathStyle = pathStyle;
+    return new RetryBackend(new S3Backend(loc, s3), opts.retry);
+  }
+  const dir = location.startsWith('local:') ? location.slice('local:'.length) : location;
+  if (!dir) throw new Error('empty repository location');
+  return new LocalBackend(dir);
+}
