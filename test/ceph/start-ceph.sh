@@ -42,6 +42,16 @@ if [ -f "$CEPH_DIR/s3.env" ] && gateway_answers; then
   exit 0
 fi
 
+# Test processes running side by side may call this at the same time: one starts, the
+# others wait and then reuse it.
+exec 9>"$CEPH_DIR.lock"
+flock -w 120 9 || die "timed out waiting for another start-ceph.sh (lock $CEPH_DIR.lock)"
+if [ -f "$CEPH_DIR/s3.env" ] && gateway_answers; then
+  log "reusing the gateway that another caller just started at $ENDPOINT"
+  cat "$CEPH_DIR/s3.env"
+  exit 0
+fi
+
 "$HERE/stop-ceph.sh" >/dev/null 2>&1 || true
 rm -rf "$CEPH_DIR"
 mkdir -p "$CEPH_DIR"/{mon,osd0,rgw,run,log}
@@ -116,18 +126,35 @@ for _ in $(seq 1 60); do
 done
 ceph -c "$CONF" osd stat | grep -q '1 up' || die "osd.0 did not come up; see $CEPH_DIR/log/osd.0.log"
 
-log "gateway"
-# radosgw only daemonizes after it has reached the cluster; bound that wait.
-timeout 40 radosgw -c "$CONF" -n client.rgw.a || die "radosgw failed to start; see $CEPH_DIR/log/client.rgw.a.log"
-for _ in $(seq 1 80); do
-  gateway_answers && break
-  sleep 0.5
-done
-gateway_answers || die "radosgw does not answer on $ENDPOINT; see $CEPH_DIR/log/client.rgw.a.log"
+start_gateway() {
+  # radosgw only daemonizes after it has reached the cluster; bound that wait.
+  timeout 40 radosgw -c "$CONF" -n client.rgw.a || die "radosgw failed to start; see $CEPH_DIR/log/client.rgw.a.log"
+  for _ in $(seq 1 80); do
+    gateway_answers && return 0
+    sleep 0.25
+  done
+  die "radosgw does not answer on $ENDPOINT; see $CEPH_DIR/log/client.rgw.a.log"
+}
 
+log "gateway"
+start_gateway
 radosgw-admin -c "$CONF" user create --uid=cairn --display-name=cairn \
   --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >/dev/null \
   || die "radosgw-admin user create failed"
+
+# A second storage class, so tests can check which objects get --s3-storage-class.
+# The default zone exists only once the gateway has run, and the gateway reads the
+# placement only at start, hence the restart.
+log "storage class COLD"
+radosgw-admin -c "$CONF" zonegroup placement add --rgw-zonegroup default \
+  --placement-id default-placement --storage-class COLD >/dev/null \
+  && radosgw-admin -c "$CONF" zone placement add --rgw-zone default \
+  --placement-id default-placement --storage-class COLD --data-pool default.rgw.cold.data >/dev/null \
+  || die "could not add the COLD storage class"
+RGW_PID=$(cat "$CEPH_DIR/run/client.rgw.a.pid")
+kill -9 "$RGW_PID"
+for _ in $(seq 1 40); do kill -0 "$RGW_PID" 2>/dev/null || break; sleep 0.25; done
+start_gateway
 
 cat >"$CEPH_DIR/s3.env" <<EOF
 CAIRN_TEST_S3_ENDPOINT=$ENDPOINT
