@@ -49,7 +49,7 @@ function splitBucketPath(path: string, url: string): { bucket: string; prefix: s
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
     throw new Error(`invalid S3 location "${url}": bucket name "${bucket}" must be 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit`);
   }
-  if (prefix.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+  if (prefix && prefix.split('/').some((part) => part === '' || part === '.' || part === '..')) {
     throw new Error(`invalid S3 location "${url}": prefix "${prefix}" has an empty, '.' or '..' part`);
   }
   return { bucket, prefix };
