@@ -158,8 +158,9 @@ export function isTemporary(err: unknown): boolean {
 /** A short label for the statistics: the S3 error code, socket error code or HTTP status. */
 export function retryReason(err: unknown): string {
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  if (e?.name === 'TimeoutError') return 'timeout';
+  // The SDK names resets "TimeoutError" too, so the socket error code goes first.
   if (typeof e?.code === 'string' && e.code) return e.code;
+  if (e?.name === 'TimeoutError') return 'timeout';
   if (e?.name && e.name !== 'Error' && e.name !== 'UnknownError') return e.name;
   if (e?.$metadata?.httpStatusCode) return `http-${e.$metadata.httpStatusCode}`;
   return (err as Error)?.message?.slice(0, 40) || 'unknown';

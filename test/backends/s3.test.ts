@@ -39,7 +39,7 @@ describe('parseS3Url', () => {
 
 backendConformance('s3 (Ceph RGW)', async () => {
   const s3 = await testS3();
-  return new S3Backend({ endpoint: s3.endpoint, bucket: uniqueBucket('conf'), prefix: 'repo/one', pathStyle: true }, { connections: 8 });
+  return new S3Backend({ endpoint: s3.endpoint, bucket: uniqueBucket('conf'), prefix: 'repo/one', pathStyle: true }, { connections: 16 });
 });
 
 describe('S3 backend on Ceph', () => {
