@@ -43,7 +43,7 @@ if [ -f "$CEPH_DIR/s3.env" ] && gateway_answers; then
 fi
 
 # Test processes running side by side may call this at the same time: one starts, the
-# others wait and then reuse it.
+# others wait and then reuse it. The daemons get `9>&-` so they do not inherit the lock.
 exec 9>"$CEPH_DIR.lock"
 flock -w 120 9 || die "timed out waiting for another start-ceph.sh (lock $CEPH_DIR.lock)"
 if [ -f "$CEPH_DIR/s3.env" ] && gateway_answers; then
@@ -112,14 +112,14 @@ EOF
 log "monitor"
 monmaptool --create --fsid "$FSID" --addv a "[v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$((MON_PORT + 1))]" "$CEPH_DIR/monmap" >/dev/null
 ceph-mon -c "$CONF" -i a --mkfs --monmap "$CEPH_DIR/monmap" >/dev/null
-ceph-mon -c "$CONF" -i a
+ceph-mon -c "$CONF" -i a 9>&-
 timeout 20 ceph -c "$CONF" mon stat >/dev/null || die "monitor did not come up; see $CEPH_DIR/log/mon.a.log"
 
 log "osd"
 OSD_ID=$(ceph -c "$CONF" osd create)
 [ "$OSD_ID" = 0 ] || die "expected osd id 0, got $OSD_ID"
 ceph-osd -c "$CONF" -i 0 --mkfs >/dev/null 2>&1 || die "ceph-osd --mkfs failed; see $CEPH_DIR/log/osd.0.log"
-ceph-osd -c "$CONF" -i 0 2>/dev/null
+ceph-osd -c "$CONF" -i 0 2>/dev/null 9>&-
 for _ in $(seq 1 60); do
   ceph -c "$CONF" osd stat 2>/dev/null | grep -q '1 up' && break
   sleep 0.5
@@ -128,7 +128,7 @@ ceph -c "$CONF" osd stat | grep -q '1 up' || die "osd.0 did not come up; see $CE
 
 start_gateway() {
   # radosgw only daemonizes after it has reached the cluster; bound that wait.
-  timeout 40 radosgw -c "$CONF" -n client.rgw.a || die "radosgw failed to start; see $CEPH_DIR/log/client.rgw.a.log"
+  timeout 40 radosgw -c "$CONF" -n client.rgw.a 9>&- || die "radosgw failed to start; see $CEPH_DIR/log/client.rgw.a.log"
   for _ in $(seq 1 80); do
     gateway_answers && return 0
     sleep 0.25
@@ -152,8 +152,11 @@ radosgw-admin -c "$CONF" zonegroup placement add --rgw-zonegroup default \
   --placement-id default-placement --storage-class COLD --data-pool default.rgw.cold.data >/dev/null \
   || die "could not add the COLD storage class"
 RGW_PID=$(cat "$CEPH_DIR/run/client.rgw.a.pid")
-kill -9 "$RGW_PID"
+# A clean stop: a killed gateway leaves its watches behind, and every bucket creation
+# then waits for them to time out (tens of seconds).
+kill "$RGW_PID"
 for _ in $(seq 1 40); do kill -0 "$RGW_PID" 2>/dev/null || break; sleep 0.25; done
+kill -0 "$RGW_PID" 2>/dev/null && die "radosgw (pid $RGW_PID) did not stop for the restart"
 start_gateway
 
 cat >"$CEPH_DIR/s3.env" <<EOF
