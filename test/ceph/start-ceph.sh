@@ -90,8 +90,6 @@ mon allow pool delete = true
 # Test machines may have little free disk; the data lives in memory anyway.
 mon data avail warn = 2
 mon data avail crit = 1
-osd max object name len = 460
-osd max object namespace len = 64
 
 [mon.a]
 mon data = $CEPH_DIR/mon
