@@ -232,7 +232,7 @@ export class Vfs {
       perm: n.mode & 0o7777,
       uid: n.uid,
       gid: n.gid,
-      size: n.type === 'symlink' ? Buffer.byteLength(n.linkTarget ?? '') : n.type === 'dir' ? 0 : n.size,
+      size: n.type === 'symlink' ? Buffer.byteLength(n.linkTarget ?? '') : n.size,
       nlink: n.links || 1,
       rdev: n.rdev ?? 0,
       mtimeMs: Date.parse(n.mtime),
