@@ -282,3 +282,34 @@ async function openImageSnapshot(repo: Repository, snapshot: Snapshot): Promise<
   const mod = (await import(modulePath)) as { openImageSnapshot: OpenImage };
   return mod.openImageSnapshot(repo, snapshot);
 }
+
+/**
+ * Looks a path up following symlinks on the way, and at the end when `followLast`, for
+ * front ends without symlinks (WebDAV). Relative targets resolve against their directory;
+ * absolute targets point outside the mount and end the lookup with ENOENT.
+ */
+export async function lookupFollowing(vfs: Vfs, path: string, followLast = true): Promise<{ path: string; node: VNode }> {
+  const MAX_HOPS = 32;
+  let todo = path.split('/').filter((c) => c !== '' && c !== '.');
+  let cur: string[] = [];
+  let node = await vfs.lookup('/');
+  for (let hops = 0; todo.length > 0; ) {
+    const part = todo.shift()!;
+    if (part === '..') {
+      cur.pop();
+      node = await vfs.lookup(`/${cur.join('/')}`);
+      continue;
+    }
+    const next = await vfs.lookup(`/${[...cur, part].join('/')}`);
+    if (next.kind === 'symlink' && (todo.length > 0 || followLast)) {
+      if (++hops > MAX_HOPS) throw new VfsError('EINVAL', `${path}: too many levels of symbolic links`);
+      const target = next.linkTarget ?? '';
+      if (target.startsWith('/')) throw new VfsError('ENOENT', `${path}: the link points outside the snapshot (${target})`);
+      todo = [...target.split('/').filter((c) => c !== '' && c !== '.'), ...todo];
+      continue;
+    }
+    cur = [...cur, part];
+    node = next;
+  }
+  return { path: `/${cur.join('/')}`, node };
+}
