@@ -89,8 +89,15 @@ export async function restoreImage(repo: Repository, snapshot: Snapshot, target:
   } finally {
     await fh.close();
   }
-  if (opts.verify) await verifyImage(target, map, digests, (b) => ((done = b), progress('verify')));
+  if (opts.verify) await compareTarget(target, map, async (i) => digests[i], (b) => ((done = b), progress('verify')));
   return { size, written, verified: !!opts.verify, device };
+}
+
+/** Checks a file or device against an image snapshot; throws VerifyError at the first difference. */
+export async function verifyImage(repo: Repository, snapshot: Snapshot, target: string, id = ''): Promise<void> {
+  const map = await StoredImageMap.load(repo, imageInfo(snapshot, id).mapRoot);
+  const blobs = new BlobCache(repo);
+  await compareTarget(target, map, async (_, e) => digest(sliceOf(await blobs.get(e.blob), e)), () => {});
 }
 
 function sliceOf(blob: Uint8Array, e: MapExtent): Uint8Array {
@@ -117,7 +124,7 @@ async function writeZeros(fh: fs.FileHandle, offset: number, length: number): Pr
 }
 
 /** Re-reads the whole target: each extent against its digest, each hole must be zeros. */
-async function verifyImage(target: string, map: StoredImageMap, digests: Buffer[], onProgress: (bytes: number) => void): Promise<void> {
+async function compareTarget(target: string, map: StoredImageMap, expected: (i: number, e: MapExtent) => Promise<Buffer>, onProgress: (bytes: number) => void): Promise<void> {
   const src = await openFileSource(target);
   try {
     if (src.size < map.size) throw new VerifyError(target, src.size, map.size - src.size);
@@ -133,7 +140,7 @@ async function verifyImage(target: string, map: StoredImageMap, digests: Buffer[
     for await (const e of map.all()) {
       await checkZeros(pos, e.imageOffset);
       const got = await src.read(e.imageOffset, e.length);
-      if (got.length !== e.length || !digest(got).equals(digests[i])) throw new VerifyError(target, e.imageOffset, e.length);
+      if (got.length !== e.length || !digest(got).equals(await expected(i, e))) throw new VerifyError(target, e.imageOffset, e.length);
       i++;
       pos = e.imageOffset + e.length;
       onProgress(pos);
