@@ -4,6 +4,7 @@
  * are its trees. An image snapshot's root also holds `disk.img`, the raw image.
  */
 import type { ReadAt } from '../disk/source.js';
+import { openImageSnapshot } from '../repo/image-reader.js';
 import { Repository } from '../repo/repository.js';
 import { Snapshot, SnapshotRef } from '../repo/snapshot.js';
 import { NodeType, TreeNode } from '../repo/tree.js';
@@ -44,7 +45,7 @@ export interface VNode {
   data?: DataRef;
 }
 
-export type OpenImage = (repo: Repository, snapshot: Snapshot) => Promise<ReadAt>;
+export type OpenImage = (repo: Repository, snapshot: Snapshot, id: string) => Promise<ReadAt>;
 
 export interface VfsOptions {
   /** Bytes of decrypted blobs kept in memory. */
@@ -248,7 +249,7 @@ export class Vfs {
   private async diskImageNode(ref: SnapshotRef): Promise<VNode> {
     let p = this.images.get(ref.id);
     if (!p) {
-      p = (this.opts.openImage ?? openImageSnapshot)(this.repo, ref.snapshot);
+      p = (this.opts.openImage ?? openImageSnapshot)(this.repo, ref.snapshot, ref.id);
       this.images.set(ref.id, p);
       p.catch(() => this.images.delete(ref.id));
     }
@@ -274,13 +275,6 @@ export class Vfs {
       data: { type: 'image', ref, source },
     };
   }
-}
-
-/** repo/image-reader.ts comes from the disk-image work; loaded when first needed. */
-async function openImageSnapshot(repo: Repository, snapshot: Snapshot): Promise<ReadAt> {
-  const modulePath = '../repo/image-reader.js';
-  const mod = (await import(modulePath)) as { openImageSnapshot: OpenImage };
-  return mod.openImageSnapshot(repo, snapshot);
 }
 
 /**
