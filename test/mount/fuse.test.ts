@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync, execSync, spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cairn, pseudoRandom, tempDir } from '../helpers.js';
 import { makeFixtureTree } from '../e2e/fixture-tree.js';
+import { makeDiskImage } from './disk-image.js';
 import { requireTool, startCairn } from './long-running.js';
 
 const env = { CAIRN_PASSWORD: 'correct horse' };
@@ -34,6 +35,7 @@ test('cairn mount shows every file as it was backed up, refuses writes, and unmo
   assert.ok(existsSync('/dev/fuse'), '/dev/fuse is missing: FUSE needs the fuse kernel module');
   requireTool('fusermount3', 'fuse3');
   requireTool('sha256sum', 'coreutils');
+  requireTool('cmp', 'diffutils');
 
   const dir = await tempDir();
   const src = path.join(dir, 'src');
@@ -45,17 +47,22 @@ test('cairn mount shows every file as it was backed up, refuses writes, and unmo
   assert.equal((await cairn([...g, 'init'], env)).code, 0);
   const b = await cairn([...g, 'backup', '--tag', 'nightly', src], env);
   assert.equal(b.code, 0, b.stderr);
+  const img = path.join(dir, 'disk.img');
+  await makeDiskImage(img);
+  const bi = await cairn([...g, 'backup', '--tag', 'image', '--image', img], env);
+  assert.equal(bi.code, 0, bi.stderr);
 
   const m = await startCairn([...g, 'mount', mnt], env, /mounted at/);
   const ready = performance.now();
   try {
-    const snap = path.join(mnt, 'snapshots', 'latest');
-    sh(`ls -l ${mnt}/snapshots/latest/`);
+    const snap = path.join(mnt, 'tags', 'nightly', 'latest');
+    sh(`ls -l ${snap}/`);
     const firstLs = performance.now() - ready;
     t.diagnostic(`first ls of a snapshot root: ${firstLs.toFixed(0)} ms after the mount was ready`);
     assert.ok(firstLs < 5000, `first ls took ${firstLs} ms`);
 
     assert.deepEqual(sh(`ls ${mnt}`).split('\n').filter(Boolean), ['hosts', 'ids', 'snapshots', 'tags']);
+    assert.equal(sh(`ls ${mnt}/snapshots`).split('\n').filter(Boolean).length, 3, 'two snapshots and latest');
     assert.match(await fs.readlink(path.join(mnt, 'tags', 'nightly', 'latest')), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const inside = path.join(snap, src);
 
@@ -87,6 +94,23 @@ test('cairn mount shows every file as it was backed up, refuses writes, and unmo
       }
     } finally {
       await fh.close();
+    }
+
+    // The raw image of an image snapshot, whole and at random offsets.
+    const disk = path.join(mnt, 'tags', 'image', 'latest', 'disk.img');
+    assert.equal((await fs.stat(disk)).size, (await fs.stat(img)).size);
+    assert.equal(spawnSync('cmp', [disk, img]).status, 0, 'cmp disk.img with the original image');
+    const original = await fs.readFile(img);
+    const dh = await fs.open(disk);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const off = (i * 1_234_567_891) % original.length;
+        const buf = Buffer.alloc(65_536);
+        const { bytesRead } = await dh.read(buf, 0, buf.length, off);
+        assert.deepEqual(buf.subarray(0, bytesRead), original.subarray(off, off + buf.length), `disk.img at ${off}`);
+      }
+    } finally {
+      await dh.close();
     }
 
     const erofs = (e: NodeJS.ErrnoException) => e.code === 'EROFS';
