@@ -23,26 +23,39 @@ interface Args extends GlobalArgs {
 export async function handler(args: ArgumentsCamelCase<Args>) {
   await withRepository(args, async (repo, out) => {
     const vfs = await Vfs.create(repo, { cacheBytes: args.cacheSize * 1024 * 1024 });
-    const mounted = await mountFuse(vfs, args.mountpoint, { allowOther: args.allowOther, debug: args.debugFuse });
+    // Handlers go in before mounting: libfuse installs its own for signals still at their
+    // default, and those would end the process without unmounting.
+    const signal = untilSignal();
+    let mounted;
+    try {
+      mounted = await mountFuse(vfs, args.mountpoint, { allowOther: args.allowOther, debug: args.debugFuse });
+    } catch (err) {
+      signal.cancel();
+      throw err;
+    }
     out.print(`mounted at ${args.mountpoint}: snapshots/, ids/, hosts/, tags/; Ctrl-C to unmount`);
     out.emit({ message_type: 'mounted', mountpoint: args.mountpoint });
-    await untilSignal();
+    await signal.received;
     out.info('unmounting');
     await mounted.unmount();
   });
 }
 
-/** Resolves on the first SIGINT or SIGTERM (and keeps the process alive until then). */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const done = (sig: NodeJS.Signals) => {
-      clearInterval(keepAlive);
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve(sig);
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
+/** `received` resolves on the first SIGINT or SIGTERM; until then the process stays alive. */
+export function untilSignal(): { received: Promise<NodeJS.Signals>; cancel: () => void } {
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  let resolve!: (s: NodeJS.Signals) => void;
+  const received = new Promise<NodeJS.Signals>((r) => (resolve = r));
+  const cancel = () => {
+    clearInterval(keepAlive);
+    process.off('SIGINT', done);
+    process.off('SIGTERM', done);
+  };
+  const done = (sig: NodeJS.Signals) => {
+    cancel();
+    resolve(sig);
+  };
+  process.on('SIGINT', done);
+  process.on('SIGTERM', done);
+  return { received, cancel };
 }

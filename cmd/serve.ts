@@ -82,7 +82,7 @@ async function serveWebDavCommand(args: ArgumentsCamelCase<WebDavArgs>) {
     const shown = host.includes(':') ? `[${host}]` : host;
     out.print(`serving WebDAV on http://${shown}:${server.port}/ (read-only); Ctrl-C to stop`);
     out.emit({ message_type: 'listening', protocol: 'webdav', host, port: server.port });
-    await untilSignal();
+    await untilSignal().received;
     await server.close();
   });
 }
@@ -107,7 +107,7 @@ async function serveNbdCommand(args: ArgumentsCamelCase<NbdArgs>) {
     const shown = host.includes(':') ? `[${host}]` : host;
     out.print(`serving ${what}, ${source.size} bytes, read-only on nbd://${shown}:${server.port}/ ; Ctrl-C to stop`);
     out.emit({ message_type: 'listening', protocol: 'nbd', host, port: server.port, size: source.size });
-    await untilSignal();
+    await untilSignal().received;
     await server.close();
   });
 }

@@ -14,10 +14,6 @@ export class LruCache<K, V> {
     if (!(maxWeight > 0)) throw new RangeError(`cache size must be positive, got ${maxWeight}`);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   get weight(): number {
     return this.total;
   }
