@@ -1,6 +1,10 @@
 /**
  * The virtual file system as a FUSE mount, through fuse-native (a prebuilt N-API binding
  * to libfuse 2). Read-only: the mount is `ro`, and every write operation answers EROFS.
+ *
+ * Why not the kernel protocol on /dev/fuse directly: a non-root mount must go through
+ * fusermount3, which hands the /dev/fuse descriptor back over a unix socket
+ * (SCM_RIGHTS), and Node cannot receive descriptors without a native addon anyway.
  */
 import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
