@@ -247,6 +247,8 @@ class ExtFileSystem implements FileSystem {
 
   /** Block runs of an extent-mapped or block-mapped inode, cached for repeated reads. */
   private async runs(inode: Inode): Promise<Run[]> {
+    // Device nodes keep their numbers in i_block; fifos and sockets own no blocks either.
+    if (inode.type !== 'file' && inode.type !== 'dir' && inode.type !== 'symlink') return [];
     const hit = this.runCache.get(inode.ino);
     if (hit) return hit;
     const ctx = {

@@ -1,5 +1,5 @@
 /** The ext2/3/4 superblock: pure parsing and sanity checks. */
-import { u8, u16, u32 } from '../bytes.js';
+import { u16, u32 } from '../bytes.js';
 import { DiskFormatError } from '../types.js';
 
 export const SUPERBLOCK_OFFSET = 1024;
@@ -8,7 +8,6 @@ const MAGIC = 0xef53;
 
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 
-export const INCOMPAT_COMPRESSION = 0x1;
 export const INCOMPAT_FILETYPE = 0x2;
 export const INCOMPAT_RECOVER = 0x4;
 export const INCOMPAT_JOURNAL_DEV = 0x8;
@@ -18,21 +17,22 @@ export const INCOMPAT_64BIT = 0x80;
 export const INCOMPAT_MMP = 0x100;
 export const INCOMPAT_FLEX_BG = 0x200;
 export const INCOMPAT_EA_INODE = 0x400;
-export const INCOMPAT_DIRDATA = 0x1000;
 export const INCOMPAT_CSUM_SEED = 0x2000;
 export const INCOMPAT_LARGEDIR = 0x4000;
 export const INCOMPAT_INLINE_DATA = 0x8000;
 export const INCOMPAT_ENCRYPT = 0x10000;
 export const INCOMPAT_CASEFOLD = 0x20000;
 
-/** Incompatible features this reader understands; any other makes the layout unknowable. */
+/**
+ * Incompatible features this reader understands; any other (compression, dirdata, unknown
+ * bits) makes the layout unknowable.
+ */
 const KNOWN_INCOMPAT =
   INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_META_BG | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_MMP |
   INCOMPAT_FLEX_BG | INCOMPAT_EA_INODE | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA |
   INCOMPAT_ENCRYPT | INCOMPAT_CASEFOLD;
 
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
-export const RO_COMPAT_HUGE_FILE = 0x8;
 export const RO_COMPAT_GDT_CSUM = 0x10;
 export const RO_COMPAT_BIGALLOC = 0x200;
 export const RO_COMPAT_METADATA_CSUM = 0x400;
@@ -80,7 +80,7 @@ export function parseSuperblock(b: Uint8Array, warn: (m: string) => void): Super
   const compat = u32(b, 0x5c);
   const incompat = u32(b, 0x60);
   const roCompat = u32(b, 0x64);
-  const unknown = incompat & ~KNOWN_INCOMPAT;
+  const unknown = (incompat & ~KNOWN_INCOMPAT) >>> 0;
   if (incompat & INCOMPAT_JOURNAL_DEV) fail('this is an external journal device, not a file system');
   if (unknown) throw new DiskFormatError(`ext file system uses unsupported incompatible features 0x${unknown.toString(16)}`);
   if (incompat & INCOMPAT_RECOVER) warn('the journal needs recovery; reading without replaying it, recent changes may be missing');

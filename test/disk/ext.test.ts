@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeExt } from '../../disk/ext.js';
 import { openFileSource, type FileSource } from '../../disk/file-source.js';
@@ -141,6 +141,13 @@ CONFIGS.forEach((config, index) => {
       assert.equal(nodes.get(pathKey('medium.txt'))?.xattrs, undefined, 'system.data must not show as an xattr');
     });
 
+    it('readFile stops at the file size and refuses one oversized read', async () => {
+      const small = nodes.get(pathKey('small.txt'))!;
+      assert.equal((await fs.readFile(small, 0, 1 << 20)).length, small.size);
+      assert.equal((await fs.readFile(small, small.size + 10, 5)).length, 0);
+      await assert.rejects(fs.readFile(nodes.get(pathKey('huge.bin'))!, 0, 300 << 20), /read in smaller pieces/);
+    });
+
     it('maps hard links to one inode', () => {
       assert.equal(nodes.get(pathKey('hardlink.txt'))!.id, nodes.get(pathKey('small.txt'))!.id);
     });
@@ -200,6 +207,62 @@ describe('inode details', () => {
       const node = nodes.get(pathKey('nested/a/deep.txt'))!;
       assert.equal(node.mtimeNs, 1_700_000_000n * 1_000_000_000n + BigInt(ns));
       assert.equal(node.atimeNs, (1000n + 2n ** 32n) * 1_000_000_000n + 5n);
+    } finally {
+      await source.close();
+    }
+  });
+
+  /** A small image of one file, made with `mkfs.ext4 -b 1024 extra... -d`. */
+  function smallImage(name: string, content: Buffer, size: number, extra: string[]): string {
+    const dir = join(tmp.path, `${name}-src`);
+    run('mkdir', [dir], 'coreutils');
+    writeFileSync(join(dir, 'f'), content);
+    truncateSync(join(dir, 'f'), size);
+    const img = join(tmp.path, `${name}.img`);
+    run('truncate', ['-s', '8M', img], 'coreutils');
+    run('mkfs.ext4', ['-q', '-F', '-b', '1024', ...extra, '-d', dir, img], 'e2fsprogs');
+    return img;
+  }
+
+  async function onlyFile(img: string) {
+    const source = await openFileSource(img);
+    const fs = (await probeExt(source))!;
+    const [node] = (await fs.list(fs.root())).filter((n) => Buffer.from(n.name).toString() === 'f');
+    return { source, fs, node };
+  }
+
+  it('reads uninitialized extents as zeros, leaves them out of extents(), keeps them in usedRanges()', async () => {
+    const data = Buffer.alloc(4096, 0x5a);
+    const img = smallImage('uninit', data, 65536, []);
+    run('debugfs', ['-w', '-R', 'fallocate /f 4 40', img], 'e2fsprogs');
+    const m = /^\s*\d+\/\s*\d+\s+\d+\/\s*\d+\s+4 -\s+40\s+(\d+) -\s+(\d+)\s+37 Uninit/m.exec(debugfs(img, 'ex /f'));
+    assert.ok(m, 'debugfs should show an uninitialized extent for blocks 4-40');
+    const [first, last] = [Number(m[1]), Number(m[2])];
+    // Stale bytes under the unwritten extent must not show through.
+    const fd = openSync(img, 'r+');
+    writeSync(fd, Buffer.alloc((last - first + 1) * 1024, 0xee), 0, (last - first + 1) * 1024, first * 1024);
+    closeSync(fd);
+    const { source, fs, node } = await onlyFile(img);
+    try {
+      assert.ok(Buffer.from(await fs.readFile(node, 0, node.size)).equals(Buffer.concat([data, Buffer.alloc(65536 - 4096)])));
+      const extents = (await fs.extents(node))!;
+      assert.equal(extents.reduce((s, e) => s + e.length, 0), 4096);
+      assert.ok(inside(await fs.usedRanges(), first * 1024, (last - first + 1) * 1024), 'preallocated blocks are in use');
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('reads an xattr value stored in its own inode (ea_inode)', async () => {
+    const img = smallImage('eainode', Buffer.from('x'), 1, ['-O', 'ea_inode']);
+    const value = 'v'.repeat(3000);
+    const dir = join(tmp.path, 'eainode-src');
+    run('setfattr', ['-n', 'user.huge', '-v', value, join(dir, 'f')], 'attr');
+    run('mkfs.ext4', ['-q', '-F', '-b', '1024', '-O', 'ea_inode', '-d', dir, img], 'e2fsprogs');
+    assert.match(debugfs(img, 'stat /f'), /File ACL: 0\b/, 'the value must not sit in an xattr block');
+    const { source, node } = await onlyFile(img);
+    try {
+      assert.deepEqual(node.xattrs, { 'user.huge': new Uint8Array(Buffer.from(value)) });
     } finally {
       await source.close();
     }

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeExt } from '../../disk/ext.js';
@@ -41,8 +42,8 @@ function sfdiskView(img: string): Partition[] {
   return table.partitions.map((p: { node: string; start: number; size: number; type: string; name?: string }) => {
     const out: Partition = {
       number: Number(/(\d+)$/.exec(p.node)![1]),
-      start: p.start * 512,
-      size: p.size * 512,
+      start: p.start * table.sectorsize,
+      size: p.size * table.sectorsize,
       type: table.label === 'dos' ? '0x' + p.type.padStart(2, '0') : p.type.toLowerCase(),
     };
     if (table.label === 'gpt') out.name = p.name ?? '';
@@ -167,6 +168,32 @@ describe('GPT', () => {
     assert.equal(t.scheme, 'mbr');
     assert.deepEqual(t.partitions.map((p) => p.type), ['0xee']);
     assert.match(t.warnings.join('\n'), /protective MBR but no valid GPT/);
+  });
+});
+
+describe('GPT with 4096-byte sectors', () => {
+  it('finds the header at byte 4096 and scales LBAs', async (t) => {
+    const img = join(tmp.path, 'gpt4k.img');
+    run('truncate', ['-s', '64M', img], 'coreutils');
+    // sfdisk takes the sector size from the device, so the table is written through a loop device.
+    const attach = spawnSync('losetup', ['-f', '--show', '--sector-size', '4096', img], { encoding: 'utf8' });
+    if (attach.error) throw new Error('losetup is missing: install the Debian package "mount"');
+    if (attach.status !== 0) {
+      t.skip(`losetup cannot attach a loop device here (${attach.stderr.trim()}); not root or no loop support`);
+      return;
+    }
+    const dev = attach.stdout.trim();
+    let want: Partition[];
+    try {
+      run('sfdisk', ['-q', dev], 'fdisk', 'label: gpt\n\nstart=256, size=2048, name="a"\nsize=1024, name="b"\n');
+      want = sfdiskView(dev);
+    } finally {
+      run('losetup', ['-d', dev], 'mount');
+    }
+    assert.equal(want[1].start, 2304 * 4096);
+    const got = await table(img);
+    assert.equal(got.scheme, 'gpt');
+    assert.deepEqual(got.partitions, want);
   });
 });
 

@@ -1,6 +1,6 @@
 /** Helpers shared by the disk/ tests: running Debian tools, temp dirs, in-memory sources. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReadAt } from '../../disk/source.js';
@@ -15,9 +15,24 @@ export function run(tool: string, args: string[], pkg: string, input?: string): 
   return r.stdout;
 }
 
+let tempBase: string | undefined;
+
+/**
+ * The source trees need user xattrs, which tmpfs lacks on older kernels: use the system
+ * temp dir when it keeps them, else a folder in the working directory.
+ */
+function xattrCapableBase(): string {
+  if (tempBase) return tempBase;
+  const probe = mkdtempSync(join(tmpdir(), 'cairn-xattr-'));
+  const ok = spawnSync('setfattr', ['-n', 'user.probe', '-v', '1', probe]).status === 0;
+  rmSync(probe, { recursive: true, force: true });
+  tempBase = ok ? tmpdir() : join(process.cwd(), '.test-tmp');
+  mkdirSync(tempBase, { recursive: true });
+  return tempBase;
+}
+
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
-  // /tmp sits on the root file system here, which (unlike tmpfs) keeps user xattrs.
-  const path = mkdtempSync(join(tmpdir(), prefix));
+  const path = mkdtempSync(join(xattrCapableBase(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
