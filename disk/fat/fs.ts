@@ -184,7 +184,8 @@ export class FatFileSystem implements FileSystem {
 
   async usedRanges(): Promise<ByteRange[]> {
     const ranges: ByteRange[] = [{ offset: 0, length: this.geo.dataOffset }];
-    await this.table.scanUsed((first, count) => {
+    const lastInSource = 1 + Math.ceil((this.src.size - this.geo.dataOffset) / this.geo.bytesPerCluster);
+    await this.table.scanUsed(lastInSource, (first, count) => {
       const offset = this.clusterOffset(first);
       const length = count * this.geo.bytesPerCluster;
       const last = ranges[ranges.length - 1];

@@ -75,9 +75,13 @@ export class FatTable {
     return decodeEntry(this.geo.kind, rawEntry(this.geo.kind, cluster, at));
   }
 
-  /** Calls `onUsed(first, count)` for each run of clusters the FAT marks non-free. */
-  async scanUsed(onUsed: (first: number, count: number) => void): Promise<void> {
-    const last = this.geo.clusterCount + 1;
+  /**
+   * Calls `onUsed(first, count)` for each run of clusters the FAT marks non-free, up to
+   * `lastCluster` (callers stop at the end of the source, so a damaged BPB that claims a
+   * huge volume costs no more than the image itself).
+   */
+  async scanUsed(lastCluster: number, onUsed: (first: number, count: number) => void): Promise<void> {
+    const last = Math.min(this.geo.clusterCount + 1, lastCluster);
     let runStart = -1;
     for (let c = 2; c <= last; c++) {
       const used = (await this.link(c)).kind !== 'free';

@@ -22,6 +22,7 @@ const MAX_EXTENSION_RECORDS = 1024;
 const MAX_METADATA_VALUE = 16 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 32;
 const CACHED_FILES = 256;
+const MAX_COMPRESSION_UNIT_BYTES = 4 * 1024 * 1024;
 
 /** What cairn needs of one file: its attributes gathered from the base and extension records. */
 export interface FileInfo {
@@ -306,9 +307,10 @@ export class NtfsFileSystem implements FileSystem {
   }
 
   private async readCompressed(record: number, s: Stream, offset: number, end: number): Promise<Uint8Array> {
-    if (s.compressionUnit > 8) throw new Error(`NTFS: record ${record}: compression unit 2^${s.compressionUnit} not supported`);
-    const unitClusters = 1 << s.compressionUnit;
+    const unitClusters = 2 ** s.compressionUnit;
     const unitBytes = unitClusters * this.geo.clusterSize;
+    // Windows writes 16-cluster units of at most 64 KiB; larger ones only come from damage.
+    if (unitBytes > MAX_COMPRESSION_UNIT_BYTES) throw new Error(`NTFS: record ${record}: compression unit of ${unitBytes} bytes not supported`);
     const out = new Uint8Array(end - offset);
     for (let u = Math.floor(offset / unitBytes); u * unitBytes < end; u++) {
       const bytes = await this.compressionUnit(record, s, u, unitClusters);
@@ -352,7 +354,8 @@ export class NtfsFileSystem implements FileSystem {
     const info = await this.fileInfo(BITMAP_RECORD);
     if (!info?.data) throw new Error('NTFS: $Bitmap unreadable');
     const cs = this.geo.clusterSize;
-    const total = this.geo.totalClusters;
+    // Clusters past the end of the source cannot hold anything readable.
+    const total = Math.min(this.geo.totalClusters, Math.ceil(this.src.size / cs));
     const ranges: ByteRange[] = [];
     const add = (cluster: number, count: number) => {
       const last = ranges[ranges.length - 1];

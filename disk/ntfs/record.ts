@@ -79,7 +79,8 @@ function parseAttribute(a: Uint8Array, type: number, totalClusters: number, warn
     warn(`attribute 0x${type.toString(16)} name out of bounds`);
     return null;
   }
-  const base = { type, name: nameLength ? utf16(a, nameOffset, nameLength) : '', flags: u16(a, 12) };
+  const name = nameLength ? utf16(a, nameOffset, nameLength) : '';
+  const flags = u16(a, 12);
   if (!nonResident) {
     const valueLength = u32(a, 16);
     const valueOffset = u16(a, 20);
@@ -87,8 +88,9 @@ function parseAttribute(a: Uint8Array, type: number, totalClusters: number, warn
       warn(`resident attribute 0x${type.toString(16)} value out of bounds`);
       return null;
     }
-    const value = a.slice(valueOffset, valueOffset + valueLength);
-    return { ...base, value, startVcn: 0, dataSize: valueLength, initializedSize: valueLength, compressionUnit: 0 };
+    // A view, not a copy: each record buffer is read fresh and belongs to this parse.
+    const value = a.subarray(valueOffset, valueOffset + valueLength);
+    return { type, name, flags, value, startVcn: 0, dataSize: valueLength, initializedSize: valueLength, compressionUnit: 0 };
   }
   if (a.length < 64) {
     warn(`non-resident attribute 0x${type.toString(16)} too short`);
@@ -104,7 +106,7 @@ function parseAttribute(a: Uint8Array, type: number, totalClusters: number, warn
   }
   const { runs, error } = parseRuns(a, runsOffset, a.length, startVcn, totalClusters);
   if (error) warn(`attribute 0x${type.toString(16)}: ${error}`);
-  return { ...base, runs, startVcn, dataSize, initializedSize: Math.min(initializedSize, dataSize), compressionUnit: u8(a, 34) };
+  return { type, name, flags, runs, startVcn, dataSize, initializedSize: Math.min(initializedSize, dataSize), compressionUnit: u8(a, 34) };
 }
 
 export interface AttributeListEntry {

@@ -8,6 +8,11 @@ export interface DataRun {
 const MAX_RUNS = 1 << 20;
 
 function readLE(b: Uint8Array, o: number, n: number, signed: boolean): number | null {
+  if (n <= 6) {
+    let small = 0;
+    for (let i = n - 1; i >= 0; i--) small = small * 256 + b[o + i];
+    return signed && n > 0 && b[o + n - 1] & 0x80 ? small - 2 ** (8 * n) : small;
+  }
   let v = 0n;
   for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[o + i]);
   if (signed && n > 0 && b[o + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
