@@ -1,4 +1,5 @@
 /** `cairn backup --image SOURCE`: the image half of the backup command. */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { openFileSource } from '../disk/file-source.js';
 import { backupImage } from '../repo/image-backup.js';
@@ -16,12 +17,17 @@ export interface ImageBackupArgs {
   tags: string[];
   host?: string;
   time?: Date;
+  parent?: string;
+  force: boolean;
 }
 
 export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Promise<void> {
   const src = await openFileSource(a.source).catch((err: Error) => {
     throw new UsageError(`cannot read --image ${a.source}: ${err.message}`);
   });
+  const st = await fs.stat(a.source, { bigint: true });
+  // Only an image file's identity says its content is unchanged; a device is always read.
+  const sourceStat = st.isFile() ? { size: Number(st.size), inode: Number(st.ino), device: Number(st.dev), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) } : undefined;
   try {
     await withRepository(g, async (repo, out) => {
       const started = Date.now();
@@ -32,6 +38,8 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
         tags: a.tags.flatMap((t) => t.split(',')).filter(Boolean),
         host: a.host,
         time: a.time,
+        sourceStat,
+        parent: a.force ? null : a.parent,
         onProgress: (p) => {
           const eta = p.rate > 0 && p.total > p.bytes ? `, ETA ${formatDuration((p.total - p.bytes) / p.rate)}` : '';
           out.status(`[${formatDuration((Date.now() - started) / 1000)}] ${formatBytes(p.bytes)}/${formatBytes(p.total)}, ${formatBytes(p.rate)}/s${eta}${p.files ? `, files ${p.files}` : ''}`);
@@ -46,6 +54,7 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
         message_type: 'summary',
         snapshot_id: result.id,
         kind: 'image',
+        unchanged_since: result.unchangedSince,
         mode: img.mode,
         image_size: img.size,
         stored_bytes: img.storedBytes,
@@ -57,6 +66,7 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
         total_duration: s.durationSeconds,
       });
       const fsList = img.fileSystems.map((f) => `/${f.dir} (${f.type})`).join(', ');
+      if (result.unchangedSince) out.print(`Image file unchanged since snapshot ${result.unchangedSince.slice(0, 8)} (same size, times and inode): not read again; use --force to re-read it`);
       out.print(`Image ${a.source}: ${formatBytes(img.size)}, ${formatBytes(img.size - img.storedBytes)} of holes, ${img.mode === 'fs' ? `file systems ${fsList || 'none'}, ${s.totalFiles} files` : 'plain'}${img.usedOnly ? ', used blocks only' : ''}`);
       out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
       out.print(`Processed ${formatBytes(img.size)} in ${s.durationSeconds.toFixed(1)}s`);

@@ -46,7 +46,7 @@ interface BackupArgs extends GlobalArgs {
 export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   if (args.image !== undefined) {
     if (args.paths?.length) throw new UsageError('--image backs up one image; give no other paths');
-    return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined });
+    return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force });
   }
   if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
   if (!args.paths?.length) throw new UsageError('name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');

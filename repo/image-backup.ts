@@ -10,9 +10,9 @@ import { ChunkPool } from './chunk-pool.js';
 import { RangeChunker } from './image-chunking.js';
 import { fileSystemAwareBackup } from './image-fs.js';
 import { saveImageMap } from './image-map-store.js';
-import { ImageInfo } from './image-snapshot.js';
+import { ImageInfo, imageInfo, sameSource, SourceStat } from './image-snapshot.js';
 import { Repository } from './repository.js';
-import { Snapshot, SnapshotSummary } from './snapshot.js';
+import { Snapshot, SnapshotRef, SnapshotSummary } from './snapshot.js';
 
 export interface ImageBackupOptions {
   /** The path read, recorded in the snapshot. */
@@ -21,6 +21,10 @@ export interface ImageBackupOptions {
   plain?: boolean;
   /** Store only the blocks the file systems mark in use (file-system-aware mode only). */
   usedOnly?: boolean;
+  /** The image file's stat; with it an unchanged file is not read again (see parent). */
+  sourceStat?: SourceStat;
+  /** Parent snapshot id; undefined picks the latest image of the same source and host; null uses none. */
+  parent?: string | null;
   tags?: string[];
   host?: string;
   time?: Date;
@@ -41,6 +45,23 @@ export interface ImageBackupResult {
   id: string;
   snapshot: Snapshot;
   warnings: number;
+  /** Set when the source was unchanged since this snapshot and was not read again. */
+  unchangedSince?: string;
+}
+
+/** The latest image snapshot of the same source, host and options. */
+async function findImageParent(repo: Repository, host: string, opts: ImageBackupOptions): Promise<SnapshotRef | undefined> {
+  if (opts.parent === null) return undefined;
+  if (opts.parent) return { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) };
+  const all = await repo.listSnapshots(() => {});
+  return all
+    .filter((r) => {
+      if (r.snapshot.kind !== 'image' || r.snapshot.host !== host || r.snapshot.paths[0] !== opts.sourceName) return false;
+      const i = r.snapshot.image as unknown as ImageInfo | undefined;
+      // Without --plain the mode was detected, and an unchanged file is detected the same way.
+      return i?.usedOnly === !!opts.usedOnly && (!opts.plain || i.mode === 'plain');
+    })
+    .pop();
 }
 
 export async function backupImage(repo: Repository, source: ReadAt, opts: ImageBackupOptions): Promise<ImageBackupResult> {
@@ -58,6 +79,23 @@ export async function backupImage(repo: Repository, source: ReadAt, opts: ImageB
     lastReport = now;
     opts.onProgress?.({ bytes, total: source.size, rate: bytes / Math.max(0.001, (now - started) / 1000), files });
   };
+  const host = opts.host ?? os.hostname();
+  const parent = opts.sourceStat ? await findImageParent(repo, host, opts) : undefined;
+  if (parent && parent.snapshot.image) {
+    const prev = imageInfo(parent.snapshot, parent.id);
+    if (sameSource(prev.sourceStat, opts.sourceStat) && prev.size === source.size) {
+      report(source.size, true);
+      const snapshot: Snapshot = {
+        ...parent.snapshot,
+        time: (opts.time ?? new Date(started)).toISOString(),
+        user: os.userInfo().username,
+        tags: opts.tags ?? [],
+        parent: parent.id,
+        summary: { ...parent.snapshot.summary!, addedBytes: 0, addedRawBytes: 0, errors: 0, durationSeconds: (Date.now() - started) / 1000 },
+      };
+      return { id: await repo.saveSnapshot(snapshot), snapshot, warnings: 0, unchangedSince: parent.id };
+    }
+  }
   const pool = new ChunkPool(repo);
   try {
     let info: Omit<ImageInfo, 'mapRoot' | 'storedBytes'>;
@@ -97,11 +135,12 @@ export async function backupImage(repo: Repository, source: ReadAt, opts: ImageB
       errors: warnings,
       durationSeconds: (Date.now() - started) / 1000,
     };
-    const image: ImageInfo = { ...info, mapRoot, storedBytes };
+    const image: ImageInfo = { ...info, mapRoot, storedBytes, sourceStat: opts.sourceStat };
     const snapshot: Snapshot = {
       version: 1,
       time: (opts.time ?? new Date(started)).toISOString(),
-      host: opts.host ?? os.hostname(),
+      host,
+      parent: parent?.id,
       user: os.userInfo().username,
       paths: [opts.sourceName],
       tags: opts.tags ?? [],

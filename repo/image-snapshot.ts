@@ -31,6 +31,21 @@ export interface ImageInfo {
   fileSystems: ImageFileSystem[];
   /** Bytes the map covers with data; the rest of the image is zeros. */
   storedBytes: number;
+  /** An image file's identity when it was read, to skip re-reading it unchanged. */
+  sourceStat?: SourceStat;
+}
+
+/** Regular files only: a block device's times say nothing about its content. */
+export interface SourceStat {
+  size: number;
+  inode: number;
+  device: number;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+export function sameSource(a: SourceStat | undefined, b: SourceStat | undefined): boolean {
+  return !!a && !!b && a.size === b.size && a.inode === b.inode && a.device === b.device && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

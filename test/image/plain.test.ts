@@ -43,10 +43,18 @@ test('plain image: backup, restore byte for byte into a sparse file, --verify, a
   assert.ok((await allocated(out)) < 12 * MiB, `restored image takes ${await allocated(out)} bytes on disk`);
 
   const second = summaryOf(await r.json(['backup', '--image', img]));
-  assert.ok(second.data_added < 64 * 1024, `unchanged image added ${second.data_added}`);
+  assert.equal(second.unchanged_since, b.snapshot_id, 'an unchanged image file is not read again');
+  assert.equal(second.data_added, 0);
+  const forced = summaryOf(await r.json(['backup', '--image', img, '--force']));
+  assert.equal(forced.unchanged_since, undefined);
+  assert.ok(forced.data_added < 64 * 1024, `unchanged image read again added ${forced.data_added}`);
+  await fs.appendFile(img, 'x'.repeat(4096));
+  const changed = summaryOf(await r.json(['backup', '--image', img]));
+  assert.equal(changed.unchanged_since, undefined, 'a changed image is read');
+  assert.equal(changed.image_size, 72 * MiB + 4096);
 
   const snaps = JSON.parse(await r.ok(['snapshots', '--json']));
-  assert.deepEqual(snaps.map((s: { kind: string }) => s.kind), ['image', 'image']);
+  assert.deepEqual(snaps.map((s: { kind: string }) => s.kind), ['image', 'image', 'image', 'image']);
   assert.equal(snaps[0].image.mode, 'plain');
 });
 

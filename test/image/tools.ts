@@ -1,10 +1,10 @@
 /** Shared by the image tests: running Debian tools, repositories in temp dirs, sparse images. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { closeSync, createReadStream, openSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { cairn, tempDir } from '../helpers.js';
+import { CAIRN_BIN, cairn, tempDir } from '../helpers.js';
 
 export const env = { CAIRN_PASSWORD: 'correct horse' };
 
@@ -64,4 +64,20 @@ export function requireRoot(what: string): void {
 export function loopDevice(file: string): { dev: string; detach: () => void } {
   const dev = tool('losetup', ['--find', '--show', file], 'mount').trim();
   return { dev, detach: () => void tool('losetup', ['-d', dev], 'mount') };
+}
+
+/** `cairn ARGS > file`: stdout kept as raw bytes (the helpers' cairn() decodes it as text). */
+export function cairnToFile(r: TestRepo, args: string[], file: string): Promise<{ code: number | null; stderr: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const out = openSync(file, 'w');
+    const child = spawn(process.execPath, [CAIRN_BIN, ...r.g, ...args], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...env }, stdio: ['ignore', out, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      closeSync(out);
+      resolve({ code, stderr, ms: Date.now() - started });
+    });
+  });
 }
