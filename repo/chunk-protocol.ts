@@ -10,6 +10,10 @@ export interface WorkerInit {
 export type WorkerRequest =
   | { op: 'file'; task: number; path: Uint8Array }
   | { op: 'buffer'; task: number; data: Uint8Array }
+  /** A stream fed piece by piece from the main thread (image backups read a ReadAt). */
+  | { op: 'stream'; task: number }
+  | { op: 'piece'; task: number; data: Uint8Array }
+  | { op: 'end'; task: number }
   | { op: 'need'; task: number; batch: number; need: boolean[] };
 
 export interface SealedChunk {
@@ -28,4 +32,6 @@ export type WorkerReply =
    * chunk the repository turns out to have costs less than that.
    */
   | { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedChunk[]; size: number }
+  /** A stream piece was chunked; the main thread may send another. */
+  | { op: 'consumed'; task: number }
   | { op: 'done'; task: number; size: number; error?: string };

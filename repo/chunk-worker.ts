@@ -22,14 +22,39 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const hashPromise = createBlobHasher(init.blobIdKey);
 const answers = new Map<string, (need: boolean[]) => void>();
+const streams = new Map<number, PieceQueue>();
+
+/** Pieces of a stream task, in arrival order; null marks the end. */
+class PieceQueue {
+  private readonly items: (Uint8Array | null)[] = [];
+  private waiter?: () => void;
+
+  put(item: Uint8Array | null) {
+    this.items.push(item);
+    this.waiter?.();
+    this.waiter = undefined;
+  }
+
+  async take(): Promise<Uint8Array | null> {
+    while (this.items.length === 0) await new Promise<void>((r) => (this.waiter = r));
+    return this.items.shift()!;
+  }
+}
 
 port.on('message', (msg: WorkerRequest) => {
   if (msg.op === 'need') {
     const key = `${msg.task}:${msg.batch}`;
     answers.get(key)?.(msg.need);
     answers.delete(key);
+  } else if (msg.op === 'piece') {
+    streams.get(msg.task)?.put(msg.data);
+  } else if (msg.op === 'end') {
+    streams.get(msg.task)?.put(null);
   } else {
-    runTask(msg).catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }));
+    if (msg.op === 'stream') streams.set(msg.task, new PieceQueue());
+    runTask(msg)
+      .catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }))
+      .finally(() => streams.delete(msg.task));
   }
 });
 
@@ -46,7 +71,7 @@ function sealChunk(id: Uint8Array, chunk: Uint8Array): SealedChunk {
   return { id, stored: seal(init.encryptKey, packed ?? chunk), rawLength: chunk.length, compressed: packed !== null };
 }
 
-async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
+async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'stream' }>) {
   const hash = await hashPromise;
   const chunker = new StreamChunker(init.chunker as ChunkerParams);
   let batch: Uint8Array[] = [];
@@ -87,6 +112,12 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
 
   if (msg.op === 'buffer') {
     await feed(msg.data);
+  } else if (msg.op === 'stream') {
+    const queue = streams.get(msg.task)!;
+    for (let piece = await queue.take(); piece !== null; piece = await queue.take()) {
+      await feed(piece);
+      post({ op: 'consumed', task: msg.task });
+    }
   } else {
     const fh = await fs.open(Buffer.from(msg.path), 'r');
     try {

@@ -38,7 +38,7 @@ class FileError extends Error {
  * Restores the content, mode, owner and times of `files`. `onDone` is called once per
  * file, with an error if it could not be restored; an error thrown by onDone aborts.
  */
-export async function restoreContents(repo: Repository, files: ContentFile[], onDone: (f: ContentFile, err?: Error) => void): Promise<void> {
+export async function restoreContents<F extends ContentFile>(repo: Repository, files: F[], onDone: (f: F, err?: Error) => void): Promise<void> {
   // Every distinct blob once, with each place it goes.
   const blobIndex = new Map<string, number>();
   const blobIds: string[] = [];

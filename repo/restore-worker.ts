@@ -164,6 +164,12 @@ function finish(st: FileState) {
     open.delete(s.file);
     fs.closeSync(fd);
   }
+  // Never leave a half-written file that could pass for the original.
+  if (st.error && st.created) {
+    try {
+      fs.unlinkSync(st.path);
+    } catch {}
+  }
   files.delete(s.file);
   post({ op: 'file-done', file: s.file, error: st.error?.message, code: st.error?.code });
 }

@@ -14,6 +14,7 @@ import { findNode, walkTree } from './tree-walk.js';
 import { nameBytes, TreeNode } from './tree.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { fromHex } from './hex.js';
+import { writeXattrs } from './xattrs.js';
 
 const execFileP = promisify(execFile);
 
@@ -107,14 +108,25 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     }
   }
 
+  const withXattrs: Item[] = [];
   await restoreContents(repo, files, (it, err) => {
     if (err) {
       fail(it.dest, err);
       return;
     }
+    if (it.node.xattrs?.length) withXattrs.push(it);
     progress.files++;
     progress.bytes += it.node.size;
     report();
+  });
+  // Setting xattrs does not touch mtime, so the workers' times stay.
+  await mapLimit(withXattrs, 8, async (it) => {
+    try {
+      const refused = await writeXattrs(it.dest, it.node.xattrs!);
+      if (refused.length) throw new Error(`the target file system refused extended attributes ${refused.join(', ')} (everything else was restored)`);
+    } catch (err) {
+      fail(it.dest, err as Error);
+    }
   });
   for (const l of links) {
     try {
@@ -207,6 +219,11 @@ async function applyMetadata(dest: Buffer, n: TreeNode): Promise<void> {
   if (process.getuid?.() === 0) await fs.lchown(dest, n.uid, n.gid);
   if (n.type !== 'symlink') await fs.chmod(dest, n.mode);
   await fs.lutimes(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
+  // Setting xattrs does not touch mtime, so they may come last.
+  if (n.xattrs?.length && n.type !== 'symlink') {
+    const refused = await writeXattrs(dest, n.xattrs);
+    if (refused.length) throw new Error(`the target file system refused extended attributes ${refused.join(', ')} (everything else was restored)`);
+  }
 }
 
 /** An include pattern keeps matching paths, what is below them, and their parent directories. */
