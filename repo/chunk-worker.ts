@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { promises as fs } from 'node:fs';
 import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
-import { StreamChunker } from '../chunker/stream-chunker.js';
+import { StreamChunker, chunkBuffer } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { compressIfSmaller } from './compression.js';
 import type { SealedChunk, WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
@@ -17,6 +17,21 @@ const READ_SIZE = 4 * 1024 * 1024;
 const BATCH_BYTES = 16 * 1024 * 1024;
 /** A file up to this size is sealed without asking which of its chunks are new. */
 const WHOLE_FILE_BYTES = 1024 * 1024;
+/** Files up to this size are read in one piece and cut without a stream chunker. */
+const WHOLE_READ_BYTES = 16 * 1024 * 1024;
+
+/** The whole file if it still has the size lstat saw; null if it grew (then stream it). */
+async function readWhole(fh: fs.FileHandle, expected: number): Promise<Uint8Array | null> {
+  const buf = Buffer.allocUnsafeSlow(expected + 1);
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  if (done > expected) return null;
+  return new Uint8Array(buf.buffer, buf.byteOffset, done);
+}
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -121,12 +136,21 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
   } else {
     const fh = await fs.open(Buffer.from(msg.path), 'r');
     try {
-      for (;;) {
-        // A fresh buffer per read: chunks are views into it and live on in the batch.
-        const buf = Buffer.allocUnsafe(READ_SIZE);
-        const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
-        if (bytesRead === 0) break;
-        await feed(buf.subarray(0, bytesRead));
+      const { size: expected } = await fh.stat();
+      // Most files are small: read them whole into a buffer of their size and cut it in
+      // place, instead of streaming through a window (fewer copies, far less garbage).
+      const whole = expected <= WHOLE_READ_BYTES ? await readWhole(fh, expected) : null;
+      if (whole) {
+        size = whole.length;
+        batch = whole.length <= init.chunker.min ? (whole.length ? [whole] : []) : chunkBuffer(whole, init.chunker);
+      } else {
+        // StreamChunker copies what it is given, so one read buffer serves the whole file.
+        const buf = Buffer.allocUnsafeSlow(READ_SIZE);
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
+          if (bytesRead === 0) break;
+          await feed(buf.subarray(0, bytesRead));
+        }
       }
     } finally {
       await fh.close();
