@@ -16,6 +16,7 @@ export interface GlobalArgs {
   connections?: number;
   s3StorageClass?: string;
   s3Endpoint?: string;
+  retryLock?: string;
 }
 
 export function defaultRepository(): string {

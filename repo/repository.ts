@@ -100,22 +100,36 @@ export class Repository {
   }
 
   /**
-   * Reads index files the cache has not seen. If an index file the cache has read is gone
-   * (prune replaced it), the cache may point at deleted packs, so it is rebuilt.
+   * Reads index files the cache has not seen. If an index file the cache has read is gone,
+   * or is superseded by one that prune wrote, the cache may point at deleted packs, so it
+   * is rebuilt from the index files in effect (those no present index file supersedes).
    */
   async syncIndex(): Promise<void> {
     const present = new Set<string>();
     for await (const f of this.backend.list('index')) present.add(f.name);
     let known = await this.index.knownIndexFiles();
-    if ([...known].some((n) => !present.has(n))) {
+    if ([...known.keys()].some((n) => !present.has(n))) {
       await this.index.clear();
-      known = new Set();
+      known = new Map();
     }
-    const todo = [...present].filter((n) => !known.has(n));
-    await mapLimit(todo, 8, async (name) => {
-      const idx = await this.loadIndexFile(name);
-      await this.index.addIndexFile(name, idx.packs);
-    });
+    const read = async (names: string[], skip: Set<string>) =>
+      mapLimit(names, 8, async (name) => {
+        if (skip.has(name)) {
+          await this.index.skipIndexFile(name);
+          return;
+        }
+        const idx = await this.loadIndexFile(name);
+        await this.index.addIndexFile(name, idx.packs, idx.supersedes);
+        known.set(name, { supersedes: idx.supersedes, skipped: false });
+      });
+    await read([...present].filter((n) => !known.has(n)), new Set());
+    const superseded = supersededFiles([...known.values()].map((k) => k.supersedes));
+    if ([...known].some(([n, k]) => superseded.has(n) && !k.skipped)) {
+      // Only after an interrupted prune: read again, leaving out what was superseded.
+      await this.index.clear();
+      known = new Map();
+      await read([...present], superseded);
+    }
   }
 
   async loadIndexFile(name: string) {
@@ -310,6 +324,11 @@ async function findKey(backend: Backend, password: string): Promise<{ master: Ma
     if (master) return { master, keyName: name };
   }
   throw new WrongPasswordError(backend.location());
+}
+
+/** Index files that another index file supersedes; their entries must not be used. */
+export function supersededFiles(lists: string[][]): Set<string> {
+  return new Set(lists.flat());
 }
 
 export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
