@@ -34,7 +34,7 @@ export async function loadIndexFiles(repo: Repository): Promise<LoadedIndex> {
     }
   });
   const readable = [...files.values()].filter((f): f is IndexFile => !(f instanceof Error));
-  const superseded = supersededFiles(readable.map((f) => f.supersedes));
+  const superseded = new Set([...supersededFiles(readable.map((f) => f.supersedes))].filter((n) => files.has(n)));
   const packs = new Map<string, ListedPack>();
   for (const name of names) {
     const f = files.get(name)!;
