@@ -43,7 +43,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     const read = readData ? `, read and verified ${r.packsRead} of ${r.packs} packs` : '';
     out.print(`checked ${r.snapshots} snapshots, ${r.trees} trees, ${r.packs} packs${read}: ${r.errors === 0 ? 'no errors' : `${r.errors} error${r.errors === 1 ? '' : 's'}`}${r.warnings ? `, ${r.warnings} warning${r.warnings === 1 ? '' : 's'}` : ''}`);
     if (r.errors > 0) process.exitCode = EXIT_ERROR;
-  }, 'shared');
+  }, 'shared', { onIndexError: () => {} }); // check reports damaged index files itself
 }
 
 export function formatProblem(p: Problem): string {

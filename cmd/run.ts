@@ -1,5 +1,5 @@
 import { acquireLock, describeLock, LockHandle } from '../repo/lock.js';
-import { Repository } from '../repo/repository.js';
+import { OpenOptions, Repository } from '../repo/repository.js';
 import { GlobalArgs, openRepository } from './context.js';
 import { Output } from './output.js';
 import { parseDuration } from './duration.js';
@@ -11,9 +11,9 @@ export type LockMode = 'none' | 'shared' | 'exclusive';
  * lock). With a lock, the index is read again once the lock is held: a prune that ran
  * while this process waited has replaced index files and deleted packs.
  */
-export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output, lock?: LockHandle) => Promise<T>, lock: LockMode = 'none'): Promise<T> {
+export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output, lock?: LockHandle) => Promise<T>, lock: LockMode = 'none', open: Partial<OpenOptions> = {}): Promise<T> {
   const out = new Output(!!args.json, !!args.quiet);
-  const repo = await openRepository(args, out);
+  const repo = await openRepository(args, out, open);
   try {
     if (lock === 'none') return await fn(repo, out);
     let waiting = false;

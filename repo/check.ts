@@ -110,8 +110,8 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     }
   }
   const orphanBlobs = new Map<string, string>();
-  await mapLimit([...present.keys()].filter((id) => !index.packs.has(id)).sort(), 8, async (id) => {
-    report('warning', `data/${id}`, 'is not in any index (left by an interrupted backup or prune; `cairn prune` deletes it)');
+  const strayPacks = [...present.keys()].filter((id) => !index.packs.has(id)).sort();
+  await mapLimit(strayPacks, 8, async (id) => {
     try {
       for (const b of await readPackHeader(repo, id, present.get(id)!)) orphanBlobs.set(toHex(b.id), id);
     } catch {
@@ -142,7 +142,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const copies = blobCopies.get(id);
     if (!copies) {
       const stray = orphanBlobs.get(id);
-      if (stray) return new Set([report('error', `data/${stray}`, 'holds blobs that snapshots use, but no index lists it')]);
+      if (stray) return new Set([report('error', `data/${stray}`, 'is not in any index, but snapshots use its blobs')]);
       return new Set([report('error', `blob ${id}`, 'is missing: no index lists it and no pack holds it')]);
     }
     if (copies.some((c) => isSound(c.pack, id))) return new Set();
@@ -213,6 +213,10 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       continue;
     }
     for (const ref of extra) for (const k of blobProblems(ref.id)) affect(k, s.id, `(${ref.type} blob ${ref.id.slice(0, 8)} outside the file tree)`);
+  }
+
+  for (const id of strayPacks) {
+    if (!problems.has(`data/${id}`)) report('warning', `data/${id}`, 'is not in any index (left by an interrupted backup or prune; `cairn prune` deletes it)');
   }
 
   const list: Problem[] = [...problems.values()]

@@ -31,6 +31,8 @@ export interface OpenOptions {
   cacheDir?: string;
   /** Packs uploaded concurrently. */
   connections?: number;
+  /** When given, a damaged index file is reported here and skipped instead of failing the open (check uses this). */
+  onIndexError?: (name: string, err: Error) => void;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -57,6 +59,7 @@ export class Repository {
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
+  private onIndexError?: (name: string, err: Error) => void;
 
   private constructor(
     readonly backend: Backend,
@@ -90,6 +93,7 @@ export class Repository {
   private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
     const index = await IndexCache.open(path.join(opts.cacheDir ?? defaultCacheDir(), config.id));
     const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5);
+    repo.onIndexError = opts.onIndexError;
     try {
       await repo.syncIndex();
     } catch (err) {
@@ -118,7 +122,14 @@ export class Repository {
           await this.index.skipIndexFile(name);
           return;
         }
-        const idx = await this.loadIndexFile(name);
+        let idx;
+        try {
+          idx = await this.loadIndexFile(name);
+        } catch (err) {
+          if (!this.onIndexError || !(err instanceof CorruptObjectError)) throw err;
+          this.onIndexError(name, err);
+          return;
+        }
         await this.index.addIndexFile(name, idx.packs, idx.supersedes);
         known.set(name, { supersedes: idx.supersedes, skipped: false });
       });

@@ -71,16 +71,19 @@ export async function listSnapshots(t: TestRepo): Promise<string[]> {
   return (JSON.parse(r.stdout) as { id: string }[]).map((s) => s.id);
 }
 
-/** Restores every snapshot and compares it with what was backed up. */
+/** Restores every snapshot (in parallel) and compares each with what was backed up. */
 export async function restoreAll(t: TestRepo, label: string): Promise<void> {
-  for (const id of await listSnapshots(t)) {
-    const want = t.expected.get(id);
-    assert.ok(want, `${label}: snapshot ${id} is not one the test made`);
-    const target = path.join(t.dir, `restore-${id.slice(0, 8)}-${Date.now()}`);
-    await t.ok(['restore', id, '--target', target]);
-    assert.deepEqual(diffDigests(want, await treeDigest(path.join(target, t.src))), [], `${label}: snapshot ${id.slice(0, 8)} restores differently`);
-    await fs.rm(target, { recursive: true, force: true });
-  }
+  const ids = await listSnapshots(t);
+  await Promise.all(
+    ids.map(async (id) => {
+      const want = t.expected.get(id);
+      assert.ok(want, `${label}: snapshot ${id} is not one the test made`);
+      const target = path.join(t.dir, `restore-${id.slice(0, 8)}-${Date.now()}`);
+      await t.ok(['restore', id, '--target', target]);
+      assert.deepEqual(diffDigests(want, await treeDigest(path.join(target, t.src))), [], `${label}: snapshot ${id.slice(0, 8)} restores differently`);
+      await fs.rm(target, { recursive: true, force: true });
+    }),
+  );
 }
 
 export async function dataBytes(repo: string): Promise<number> {
