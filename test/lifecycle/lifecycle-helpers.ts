@@ -11,11 +11,11 @@ export interface TestRepo {
   src: string;
   repo: string;
   g: string[];
-  /** What each snapshot must restore to. */
-  expected: Map<string, Map<string, EntryDigest>>;
+  /** What each snapshot must restore to, and the source it was taken of. */
+  expected: Map<string, { digest: Map<string, EntryDigest>; src: string }>;
   run(args: string[], extraEnv?: Record<string, string>): Promise<RunResult>;
   ok(args: string[], extraEnv?: Record<string, string>): Promise<RunResult>;
-  backup(time: string, extra?: string[]): Promise<string>;
+  backup(time: string, extra?: string[], src?: string): Promise<string>;
 }
 
 export async function makeRepo(packSize = '32K'): Promise<TestRepo> {
@@ -32,11 +32,11 @@ export async function makeRepo(packSize = '32K'): Promise<TestRepo> {
   };
   const t: TestRepo = {
     dir, src, repo, g, expected: new Map(), run, ok,
-    async backup(time, extra = []) {
-      const digest = await treeDigest(src);
-      const r = await ok(['backup', '--json', '--time', time, ...extra, src]);
+    async backup(time, extra = [], from = src) {
+      const digest = await treeDigest(from);
+      const r = await ok(['backup', '--json', '--time', time, ...extra, from]);
       const summary = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.message_type === 'summary');
-      t.expected.set(summary.snapshot_id, digest);
+      t.expected.set(summary.snapshot_id, { digest, src: from });
       return summary.snapshot_id as string;
     },
   };
@@ -80,7 +80,7 @@ export async function restoreAll(t: TestRepo, label: string): Promise<void> {
       assert.ok(want, `${label}: snapshot ${id} is not one the test made`);
       const target = path.join(t.dir, `restore-${id.slice(0, 8)}-${Date.now()}`);
       await t.ok(['restore', id, '--target', target]);
-      assert.deepEqual(diffDigests(want, await treeDigest(path.join(target, t.src))), [], `${label}: snapshot ${id.slice(0, 8)} restores differently`);
+      assert.deepEqual(diffDigests(want.digest, await treeDigest(path.join(target, want.src))), [], `${label}: snapshot ${id.slice(0, 8)} restores differently`);
       await fs.rm(target, { recursive: true, force: true });
     }),
   );
