@@ -34,6 +34,11 @@ export class MemoryBackend implements Backend {
   }
 
   async *list(type: FileType): AsyncIterable<ObjectInfo> {
+    if (type === 'config') {
+      const config = this.objects.get('config');
+      if (config) yield { name: '', size: config.length };
+      return;
+    }
     const prefix = `${type}/`;
     for (const [k, v] of [...this.objects]) {
       if (k.startsWith(prefix)) yield { name: k.slice(prefix.length), size: v.length };

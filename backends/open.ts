@@ -1,14 +1,41 @@
 import { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { MemoryBackend } from './memory.js';
+import { RetryBackend, RetryOptions } from './retry.js';
+import type { S3Options } from './s3.js';
 
-export interface OpenBackendOptions {
-  connections?: number;
-  storageClass?: string;
-  endpoint?: string;
+export interface OpenOptions {
+  s3?: S3Options & {
+    /** `--s3-endpoint`: an S3-compatible server for an `s3://bucket/prefix` location. */
+    endpoint?: string;
+    /** Forces path-style (true) or virtual-host (false) addressing; default: path-style for a custom endpoint. */
+    pathStyle?: boolean;
+  };
+  retry?: RetryOptions;
 }
 
-export async function openBackend(location: string, _opts: OpenBackendOptions = {}): Promise<Backend> {
+/**
+ * Opens a repository location: `memory:` (tests), `s3://bucket/prefix`,
+ * `s3:https://host/bucket/prefix`, `local:/path` or a plain path. Remote backends come
+ * wrapped in a RetryBackend; a local directory does not fail transiently. The S3 code
+ * (and the AWS SDK, slow to load) is imported only for S3 locations.
+ */
+export async function openBackend(location: string, opts: OpenOptions = {}): Promise<Backend> {
   if (location === 'memory:') return new MemoryBackend();
-  return new LocalBackend(location.replace(/^local:/, ''));
+  if (location.startsWith('s3:')) {
+    const { S3Backend, parseS3Url } = await import('./s3.js');
+    const loc = parseS3Url(location);
+    const { endpoint, pathStyle, ...s3 } = opts.s3 ?? {};
+    if (endpoint) {
+      if (loc.endpoint) throw new Error(`S3 endpoint given twice: in "${location}" and as --s3-endpoint ${endpoint}`);
+      if (!/^https?:\/\/[^/@]+\/?$/.test(endpoint)) throw new Error(`invalid S3 endpoint "${endpoint}": expected http(s)://host[:port]`);
+      loc.endpoint = endpoint.replace(/\/$/, '');
+      loc.pathStyle = true;
+    }
+    if (pathStyle !== undefined) loc.pathStyle = pathStyle;
+    return new RetryBackend(new S3Backend(loc, s3), opts.retry);
+  }
+  const dir = location.startsWith('local:') ? location.slice('local:'.length) : location;
+  if (!dir) throw new Error('empty repository location');
+  return new LocalBackend(dir);
 }

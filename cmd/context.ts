@@ -31,7 +31,7 @@ export function repositoryLocation(args: GlobalArgs): { location: string; isDefa
 
 export async function openBackendFor(args: GlobalArgs, location: string): Promise<Backend> {
   const { openBackend } = await import('../backends/open.js');
-  return openBackend(location, { connections: args.connections, storageClass: args.s3StorageClass, endpoint: args.s3Endpoint });
+  return openBackend(location, { s3: { connections: args.connections, storageClass: args.s3StorageClass, endpoint: args.s3Endpoint } });
 }
 
 /**

@@ -14,6 +14,7 @@ import { Semaphore } from './semaphore.js';
 import { Snapshot, SnapshotSummary } from './snapshot.js';
 import { encodeBytes, nameBytes, TreeNode } from './tree.js';
 import { findParent } from './snapshot-select.js';
+import { readXattrs } from './xattrs.js';
 
 export interface BackupOptions {
   paths: string[];
@@ -177,6 +178,7 @@ class Archiver {
     if (type === 'file') return this.saveFile(abs, name, st, prev);
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
+      node.xattrs = await this.xattrsOf(abs);
       this.counts.dirs++;
       this.progress.dirs++;
       const crossesDevice = this.opts.oneFileSystem && !this.rootDevices.has(node.device);
@@ -239,8 +241,18 @@ class Archiver {
     return null;
   }
 
+  private async xattrsOf(abs: Buffer) {
+    try {
+      return await readXattrs(abs);
+    } catch (err) {
+      this.fileError(`${abs.toString()} (extended attributes)`, err as Error);
+      return undefined;
+    }
+  }
+
   private async saveFile(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
     const node = nodeFromStat(name, 'file', st);
+    node.xattrs = await this.xattrsOf(abs);
     if (unchangedSince(prev, node)) {
       node.content = prev.content;
       this.counts.filesUnchanged++;

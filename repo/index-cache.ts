@@ -124,7 +124,7 @@ async function openDb(location: string): Promise<DB> {
 
 function isLockedError(err: unknown): boolean {
   const e = err as { code?: string; cause?: { code?: string; message?: string } };
-  return e.code === 'LEVEL_DATABASE_NOT_OPEN' && /lock/i.test(String(e.cause?.message ?? e.cause?.code ?? ''));
+  return e.code === 'LEVEL_DATABASE_NOT_OPEN' && (e.cause?.code === 'LEVEL_LOCKED' || /lock/i.test(String(e.cause?.message ?? '')));
 }
 
 function blobKey(id: Uint8Array): Buffer {

@@ -75,9 +75,9 @@ export class Repository {
 
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
     if (await backend.isRepository()) throw new Error(`a repository already exists at ${backend.location()}`);
+    const config = validateConfig(newConfig(toHex(randomBytes(32)), opts));
     await backend.create();
     const master = newMasterKey();
-    const config = newConfig(toHex(randomBytes(32)), opts);
     const keyName = await saveKeyFile(backend, await createKeyFile(master, password, opts.kdf));
     await backend.save({ type: 'config', name: '' }, sealJson(master.encrypt, config));
     return Repository.finishOpen(backend, master, config, keyName, opts);

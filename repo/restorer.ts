@@ -14,6 +14,7 @@ import { findNode, walkTree } from './tree-walk.js';
 import { nameBytes, TreeNode } from './tree.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { fromHex } from './hex.js';
+import { writeXattrs } from './xattrs.js';
 
 const execFileP = promisify(execFile);
 
@@ -255,6 +256,11 @@ async function applyMetadata(dest: Buffer, n: TreeNode): Promise<void> {
   if (process.getuid?.() === 0) await fs.lchown(dest, n.uid, n.gid);
   if (n.type !== 'symlink') await fs.chmod(dest, n.mode);
   await fs.lutimes(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
+  // Setting xattrs does not touch mtime, so they may come last.
+  if (n.xattrs?.length && n.type !== 'symlink') {
+    const refused = await writeXattrs(dest, n.xattrs);
+    if (refused.length) throw new Error(`the target file system refused extended attributes ${refused.join(', ')} (everything else was restored)`);
+  }
 }
 
 /** An include pattern keeps matching paths, what is below them, and their parent directories. */

@@ -72,6 +72,7 @@ export function parseTree(bytes: Uint8Array): Tree {
   if (!t || !Array.isArray(t.nodes)) throw new Error('tree has no node list');
   for (const n of t.nodes) {
     if (!n || typeof n.name !== 'string' || !TYPES.has(n.type)) throw new Error('tree node without a valid name or type');
+    if (n.nameRaw !== undefined && typeof n.nameRaw !== 'string') throw new Error(`tree node ${n.name} has a bad raw name`);
     if (n.name === '' || n.name === '.' || n.name === '..' || nameBytes(n).includes(0x2f)) {
       throw new Error(`tree node with an unsafe name ${JSON.stringify(n.name)}`);
     }

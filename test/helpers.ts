@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { getAttribute, listAttributes } from 'fs-xattr';
 
 export const CAIRN_BIN = fileURLToPath(new URL('../../bin/cairn.js', import.meta.url));
 
@@ -46,7 +47,7 @@ export interface EntryDigest {
 }
 
 /** Every entry below `root`: relative path -> type, mode, size, link target and SHA-256 of content. */
-export async function treeDigest(root: string, opts: { times?: boolean; owners?: boolean } = {}): Promise<Map<string, EntryDigest>> {
+export async function treeDigest(root: string, opts: { times?: boolean; owners?: boolean; xattrs?: boolean } = {}): Promise<Map<string, EntryDigest>> {
   const out = new Map<string, EntryDigest>();
   const walk = async (dir: Buffer, rel: string) => {
     const names = (await fs.readdir(dir, { encoding: 'buffer' })) as Buffer[];
@@ -56,6 +57,9 @@ export async function treeDigest(root: string, opts: { times?: boolean; owners?:
       const st = await fs.lstat(p, { bigint: true });
       let desc = `mode=${(st.mode & 0o7777n).toString(8)}`;
       if (opts.owners) desc += ` uid=${st.uid} gid=${st.gid}`;
+      if ((st.isFile() || st.isDirectory()) && opts.xattrs && Buffer.from(p.toString()).equals(p)) {
+        for (const x of (await listAttributes(p.toString())).sort()) desc += ` xattr:${x}=${(await getAttribute(p.toString(), x)).toString('hex')}`;
+      }
       if (st.isFile()) desc += ` file size=${st.size} sha256=${createHash('sha256').update(await fs.readFile(p)).digest('hex')}`;
       else if (st.isDirectory()) desc = `dir ${desc}`;
       else if (st.isSymbolicLink()) desc = `symlink -> ${((await fs.readlink(p, { encoding: 'buffer' })) as Buffer).toString('base64')}`;

@@ -31,8 +31,10 @@ test('backup then restore gives back every file, byte for byte, with metadata', 
   assert.match(r.stdout, /verified \d+ files/);
   const restored = path.join(target, src);
   // Directory times count too: they are restored after their contents were written.
-  const want = await treeDigest(src, { times: true, owners: process.getuid?.() === 0 });
-  const got = await treeDigest(restored, { times: true, owners: process.getuid?.() === 0 });
+  const full = { times: true, owners: process.getuid?.() === 0, xattrs: true };
+  const want = await treeDigest(src, full);
+  assert.match([...want.values()].map((d) => d.desc).join('\n'), /xattr:user.cairn.note=000102ff/);
+  const got = await treeDigest(restored, full);
   assert.deepEqual(diffDigests(want, got), []);
 
   // Hard links come back as links, sparse files as sparse files.

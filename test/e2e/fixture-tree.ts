@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { setAttribute } from 'fs-xattr';
 import { pseudoRandom } from '../helpers.js';
 
 export const DISTINCTIVE_NAME = 'zebra-quokka-secret-plans';
@@ -32,5 +33,7 @@ export async function makeFixtureTree(root: string): Promise<void> {
   await fs.chmod(path.join(root, 'private.txt'), 0o640);
   await fs.chmod(path.join(root, 'docs/deep'), 0o750);
   if (process.getuid?.() === 0) await fs.lchown(path.join(root, 'private.txt'), 1234, 5678);
+  await setAttribute(path.join(root, 'private.txt'), 'user.cairn.note', Buffer.from([0, 1, 2, 0xff]));
+  await setAttribute(path.join(root, 'docs'), 'user.cairn.dir', 'directory attribute');
   await fs.utimes(path.join(root, 'docs/deep/small.txt'), new Date('2001-02-03T04:05:06Z'), new Date('2002-03-04T05:06:07.123Z'));
 }

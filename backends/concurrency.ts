@@ -1,0 +1,33 @@
+/**
+ * Limits how many async operations run at once. The S3 backend wraps each request in
+ * one, so that queued requests wait here rather than inside the HTTP agent, where the
+ * SDK's request timeout would already be ticking.
+ */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      // Hand the slot straight to the next waiter, so `active` never drops and rises
+      // again in between (which would let a newcomer jump the queue).
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; rejects on the first failure. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  const sem = new Semaphore(limit);
+  await Promise.all(items.map((item, i) => sem.run(() => fn(item, i))));
+}

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { cairn, tempDir } from '../helpers.js';
+
+test('--help lists the commands', async () => {
+  const r = await cairn(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of ['init', 'backup', 'snapshots', 'ls', 'restore', 'dump', 'cat']) assert.match(r.stdout, new RegExp(`cairn ${c}`));
+});
+
+test('without --repo, the first backup creates the default repository under the data directory', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  await fs.writeFile(path.join(src, 'a.txt'), 'hello\n');
+  const env: Record<string, string> = { CAIRN_PASSWORD: 'pw', XDG_DATA_HOME: path.join(dir, 'data'), XDG_CACHE_HOME: path.join(dir, 'cache') };
+  delete process.env.CAIRN_REPOSITORY;
+  const b = await cairn(['backup', src], env);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /creating the default repository/);
+  await fs.access(path.join(dir, 'data/cairn/repository/config'));
+  const s = await cairn(['snapshots', '--json'], env);
+  assert.equal(JSON.parse(s.stdout).length, 1);
+  const again = await cairn(['backup', src], env);
+  assert.doesNotMatch(again.stderr, /creating/);
+});
+
+test('CAIRN_REPOSITORY and --password-file are honoured; --password-command too', async () => {
+  const dir = await tempDir();
+  const repo = path.join(dir, 'repo');
+  await fs.writeFile(path.join(dir, 'pw'), 'from-file\n');
+  const init = await cairn(['--password-file', path.join(dir, 'pw'), '--cache-dir', dir, 'init'], { CAIRN_REPOSITORY: repo });
+  assert.equal(init.code, 0, init.stderr);
+  const viaCommand = await cairn(['--password-command', 'echo from-file', '--cache-dir', dir, 'snapshots'], { CAIRN_REPOSITORY: repo });
+  assert.equal(viaCommand.code, 0, viaCommand.stderr);
+  const wrong = await cairn(['--password-command', 'echo nope', '--cache-dir', dir, 'snapshots'], { CAIRN_REPOSITORY: repo });
+  assert.equal(wrong.code, 12);
+});
+
+test('an unknown command or a missing argument says what to do', async () => {
+  const r = await cairn(['bakup']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Did you mean backup|Unknown argument/);
+  const d = await tempDir();
+  const noPaths = await cairn(['--repo', path.join(d, 'r'), 'backup'], { CAIRN_PASSWORD: 'x' });
+  assert.equal(noPaths.code, 1);
+  assert.match(noPaths.stderr, /name at least one file or directory/);
+});

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { IndexCache } from '../../repo/index-cache.js';
+import { tempDir } from '../helpers.js';
+
+test('the index cache stores and finds blobs, and remembers which index files it read', async () => {
+  const dir = await tempDir();
+  const cache = await IndexCache.open(dir);
+  const ids = Array.from({ length: 100 }, () => randomBytes(32));
+  const pack = randomBytes(32).toString('hex');
+  await cache.addIndexFile('idx1', [{ id: pack, blobs: ids.map((id, i) => ({ id, type: i % 2 ? 'tree' : 'data', offset: i * 100, length: 100, rawLength: 200 + i, compressed: i % 3 === 0 })) }]);
+  const found = await cache.lookupMany([ids[7], randomBytes(32), ids[42]]);
+  assert.equal(found[0]?.pack, pack);
+  assert.equal(found[0]?.type, 'tree');
+  assert.equal(found[0]?.offset, 700);
+  assert.equal(found[0]?.rawLength, 207);
+  assert.equal(found[1], undefined);
+  assert.equal(found[2]?.compressed, true);
+  assert.deepEqual([...(await cache.knownIndexFiles())], ['idx1']);
+  await cache.close();
+});
+
+test('a second process-level open of the same cache gets a private temporary cache', async () => {
+  const dir = await tempDir();
+  const a = await IndexCache.open(dir);
+  const b = await IndexCache.open(dir);
+  await b.addIndexFile('x', []);
+  assert.deepEqual([...(await a.knownIndexFiles())], []);
+  await b.close();
+  const left = (await fs.readdir(dir)).filter((n) => n.includes('.tmp.'));
+  assert.deepEqual(left, [], 'the private cache is removed on close');
+  await a.close();
+  void path;
+});
