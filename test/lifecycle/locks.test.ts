@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { MemoryBackend } from '../../backends/memory.js';
 import { acquireLock, isStale, listLocks, LockInfo, STALE_MS } from '../../repo/lock.js';
 import { Repository } from '../../repo/repository.js';
 import { sealJson } from '../../repo/sealed-file.js';
+import { CAIRN_BIN } from '../helpers.js';
 import { checkReport, env, makeRepo, restoreAll, writeSource } from './lifecycle-helpers.js';
 
 const memoryRepo = () => ({ backend: new MemoryBackend(), key: { encrypt: randomBytes(32) } });
@@ -66,11 +67,18 @@ test('backup waits for or fails on an exclusive lock; unlock removes stale locks
     assert.equal(fail.code, 11, fail.stderr);
     assert.match(fail.stderr, new RegExp(`cannot take a shared lock: the repository is locked by an exclusive lock held by PID ${process.pid}`));
 
-    // With --retry-lock the backup waits until the lock goes away.
-    setTimeout(() => void held.release(), 1500);
-    const waited = await t.run(['backup', '--retry-lock', '30s', t.src]);
+    // With --retry-lock the backup waits until the lock goes away: released once it says it waits.
+    const waited = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CAIRN_BIN, ...t.g, 'backup', '--retry-lock', '60s', t.src], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...env } });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/waiting for an exclusive lock/.test(stderr)) void held.release();
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
     assert.equal(waited.code, 0, waited.stderr);
-    assert.match(waited.stderr, /waiting for an exclusive lock/);
 
     const stale: LockInfo = { time: new Date().toISOString(), refreshed: new Date().toISOString(), host: os.hostname(), pid: deadPid(), user: 'u', exclusive: true };
     await lib.backend.save({ type: 'locks', name: 'a'.repeat(64) }, sealJson(lib.key.encrypt, stale));
