@@ -139,7 +139,7 @@ function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>,
   const usedShare = (p: ListedPack) => p.blobs.filter((b) => used.has(toHex(b.id))).length / Math.max(1, p.blobs.length);
   const order = [...listed.values()].sort((a, b) => usedShare(b) - usedShare(a) || a.id.localeCompare(b.id));
   const kept = new Set<string>();
-  const missing: string[] = [];
+  const unusable: string[] = [];
   const plan: Plan = { keep: [], repack: [], remove: [], rewriteIndex: false, stats };
 
   for (const p of order) {
@@ -152,7 +152,8 @@ function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>,
       return usable;
     });
     if (!usable) {
-      if (p.blobs.some((b) => used.has(toHex(b.id)))) missing.push(`pack ${p.id} ${size === undefined ? 'is missing' : `has ${size} bytes, the index says ${p.size}`}`);
+      // Fatal only if a used blob has no sound copy elsewhere (checked below).
+      if (p.blobs.some((b) => used.has(toHex(b.id)))) unusable.push(`pack ${p.id} ${size === undefined ? 'is missing' : `has ${size} bytes, the index says ${p.size}`}`);
       plan.rewriteIndex = true;
       if (size !== undefined) plan.remove.push(p.id);
       continue;
@@ -176,8 +177,8 @@ function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>,
     }
   }
   const lost = [...used.trees, ...used.data].filter((id) => !kept.has(id));
-  if (missing.length > 0 || lost.length > 0) {
-    const what = [...missing, ...(lost.length ? [`${lost.length} used blobs are in no index (e.g. ${lost[0]})`] : [])];
+  if (lost.length > 0) {
+    const what = [`${lost.length} used blobs have no sound copy (e.g. ${lost[0]})`, ...unusable];
     throw new PruneAbortedError(`${what.join('; ')}; run \`cairn check\` to see which snapshots are affected`);
   }
   for (const [id, size] of present) {

@@ -71,3 +71,19 @@ test('a pack that no index lists is a warning for check, and prune deletes it', 
   assert.deepEqual((await checkReport(t)).problems, []);
   await restoreAll(t, 'after removing a stray pack');
 });
+
+test('prune refuses to touch a repository in which a used blob has lost its pack', async () => {
+  const t = await makeRepo();
+  await writeSource(t.src, 0, 10);
+  await t.backup('2024-01-01 00:00:00');
+  const index = (await fs.readdir(path.join(t.repo, 'index')))[0];
+  const packs = JSON.parse((await t.ok(['cat', 'index', index])).stdout).packs as { id: string; blobs: { type: string }[] }[];
+  const victim = packs.find((p) => p.blobs[0].type === 'data')!.id;
+  await fs.rm(path.join(t.repo, 'data', victim.slice(0, 2), victim));
+  const before = await dataBytes(t.repo);
+  const r = await t.run(['prune']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`prune stopped before changing anything: \\d+ used blobs have no sound copy \\(e\\.g\\. [0-9a-f]{64}\\); pack ${victim} is missing; run \`cairn check\``));
+  assert.equal(await dataBytes(t.repo), before);
+  assert.deepEqual(await fs.readdir(path.join(t.repo, 'index')), [index]);
+});
