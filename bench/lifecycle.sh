@@ -10,7 +10,7 @@ DAYS=${2:-30}
 command -v restic >/dev/null || { echo "missing restic (Debian: restic)" >&2; exit 1; }
 npx tsc -p tsconfig.json
 W=$(mktemp -d /tmp/cairn-bench-lifecycle.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+[ -n "${KEEP:-}" ] && echo "keeping $W" || trap 'rm -rf "$W"' EXIT
 export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench
 CAIRN="node bin/cairn.js --repo $W/cairn-repo --cache-dir $W/cache -q"
 RESTIC="restic --repo $W/restic-repo -q"

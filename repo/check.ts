@@ -9,12 +9,13 @@
 import { open as openSealed } from '../crypto/aead.js';
 import { BlobEntry } from './blob.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
-import { objectName, toHex } from './hex.js';
-import { listPacks, loadIndexFiles, ListedPack } from './index-files.js';
+import { toHex } from './hex.js';
+import { listPacks, loadIndexFiles } from './index-files.js';
 import { decodePackHeader } from './pack-format.js';
 import { extraReferences } from './references.js';
 import { mapLimit, Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
+import { VerifyPool } from './verify-pool.js';
 import { parseTree, Tree } from './tree.js';
 
 export type Severity = 'error' | 'warning';
@@ -125,14 +126,22 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   if (opts.readData) {
     const chosen = selectPacks([...index.packs.keys()].filter((id) => !unusablePacks.has(id)).sort(), opts.readData);
     let bytesRead = 0;
-    await mapLimit(chosen, 4, async (id) => {
-      const bytes = await repo.backend.load({ type: 'data', name: id });
-      const faults = verifyPack(repo, index.packs.get(id)!, bytes, damagedBlobs);
-      if (faults.length > 0) report('error', `data/${id}`, faults.join('; '));
-      packsRead++;
-      bytesRead += bytes.length;
-      opts.onProgress?.({ packsRead, packsToRead: chosen.length, bytesRead });
-    });
+    const pool = new VerifyPool(repo.key);
+    try {
+      // Downloads run ahead of the workers by a few packs; memory stays at a few packs each.
+      await mapLimit(chosen, pool.size + 2, async (id) => {
+        const bytes = await repo.backend.load({ type: 'data', name: id });
+        const size = bytes.length;
+        const verdict = await pool.verify(index.packs.get(id)!, bytes);
+        for (const b of verdict.damaged) damagedBlobs.add(`${id}/${b}`);
+        if (verdict.faults.length > 0) report('error', `data/${id}`, verdict.faults.join('; '));
+        packsRead++;
+        bytesRead += size;
+        opts.onProgress?.({ packsRead, packsToRead: chosen.length, bytesRead });
+      });
+    } finally {
+      await pool.close();
+    }
   }
 
   // A pack with one damaged blob still serves its other blobs, as restore reads by offset.
@@ -239,35 +248,6 @@ async function readPackHeader(repo: Repository, id: string, size: number): Promi
   const len = Buffer.from(await repo.backend.load(h, size - 4, 4)).readUInt32LE(0);
   if (len + 4 > size) throw new Error('header length points outside the pack');
   return decodePackHeader(openSealed(repo.key.encrypt, await repo.backend.load(h, size - 4 - len, len)), size);
-}
-
-/** Problems found in one downloaded pack; damaged blobs are added to `damaged` as `pack/id`. */
-function verifyPack(repo: Repository, pack: ListedPack, bytes: Uint8Array, damaged: Set<string>): string[] {
-  const faults: string[] = [];
-  const actual = objectName(bytes);
-  if (actual !== pack.id) faults.push(`its SHA-256 is ${actual}, not its name`);
-  try {
-    if (bytes.length < 4) throw new Error('pack too short');
-    const len = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(bytes.length - 4);
-    if (len + 4 > bytes.length) throw new Error('header length points outside the pack');
-    const header = decodePackHeader(openSealed(repo.key.encrypt, bytes.subarray(bytes.length - 4 - len, bytes.length - 4)), bytes.length);
-    const key = (b: BlobEntry) => `${b.type}:${toHex(b.id)}:${b.offset}:${b.length}:${b.rawLength}:${b.compressed}`;
-    const listed = new Set(pack.blobs.map(key));
-    if (header.length !== pack.blobs.length || !header.every((b) => listed.has(key(b)))) faults.push('its header does not match the index');
-  } catch (err) {
-    faults.push(`its header cannot be read (${(err as Error).message === 'pack too short' ? 'pack too short' : 'fails authentication'})`);
-  }
-  const bad: string[] = [];
-  for (const b of pack.blobs) {
-    try {
-      repo.openBlob({ ...b, pack: pack.id }, bytes.subarray(b.offset, b.offset + b.length));
-    } catch {
-      bad.push(`${b.type} blob ${toHex(b.id)}`);
-      damaged.add(`${pack.id}/${toHex(b.id)}`);
-    }
-  }
-  if (bad.length > 0) faults.push(`damaged: ${bad.join(', ')}`);
-  return faults;
 }
 
 async function loadTreeDirect(repo: Repository, copy: { entry: BlobEntry; pack: string }): Promise<Tree> {

@@ -7,17 +7,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
-import { open as openSealed, seal } from '../crypto/aead.js';
+import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
 import { KdfParams } from '../crypto/kdf.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { BlobType, IndexedBlob } from './blob.js';
-import { compressIfSmaller, decompress } from './compression.js';
+import { compressIfSmaller } from './compression.js';
 import { newConfig, RepoConfig, validateConfig } from './config.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { RepositoryNotFoundError } from './errors/repository-not-found-error.js';
 import { WrongPasswordError } from './errors/wrong-password-error.js';
+import { openStoredBlob } from './blob-open.js';
 import { fromHex, objectName, toHex } from './hex.js';
 import { IndexCache } from './index-cache.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
@@ -176,25 +177,7 @@ export class Repository {
   }
 
   openBlob(entry: IndexedBlob, stored: Uint8Array): Uint8Array {
-    const label = `blob ${toHex(entry.id)} in pack ${entry.pack}`;
-    if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label}`);
-    let plain: Uint8Array;
-    try {
-      plain = openSealed(this.key.encrypt, stored);
-    } catch {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label} fails authentication`);
-    }
-    if (entry.compressed) {
-      try {
-        plain = decompress(plain, entry.rawLength);
-      } catch (err) {
-        throw new CorruptObjectError(`data/${entry.pack}`, `${label}: ${(err as Error).message}`);
-      }
-    }
-    if (!Buffer.from(this.hashBlob(plain)).equals(Buffer.from(entry.id))) {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label} does not match its id`);
-    }
-    return plain;
+    return openStoredBlob(this.key.encrypt, this.hashBlob, entry, stored);
   }
 
   async loadTree(id: string): Promise<Tree> {
