@@ -218,10 +218,10 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     try {
       extra = await extraReferences(repo, s.snapshot);
     } catch (err) {
-      report('warning', `snapshots/${s.id}`, `not fully checked: ${(err as Error).message}`);
+      report('error', `snapshots/${s.id}`, `its image map cannot be read: ${(err as Error).message}`);
       continue;
     }
-    for (const ref of extra) for (const k of blobProblems(ref.id)) affect(k, s.id, `(${ref.type} blob ${ref.id.slice(0, 8)} outside the file tree)`);
+    for (const ref of extra) for (const k of blobProblems(ref.id)) affect(k, s.id, '(image map and data)');
   }
 
   for (const id of strayPacks) {

@@ -4,6 +4,8 @@
  * this is the one place to teach them about a new kind of reference.
  */
 import { BlobType } from './blob.js';
+import { StoredImageMap } from './image-map-store.js';
+import { imageInfo } from './image-snapshot.js';
 import { mapLimit, Repository } from './repository.js';
 import { Snapshot } from './snapshot.js';
 
@@ -27,15 +29,21 @@ export class ReferencedBlobs {
 }
 
 /**
- * Blobs a snapshot references outside its file tree. Image snapshots keep their image map
- * there (a chain of tree-type blobs naming data blobs); until the image code adds its
- * map here, an image snapshot is refused rather than have prune delete what it needs.
+ * Blobs a snapshot references outside its file tree: an image snapshot's map (a root and
+ * its parts, stored as tree-type blobs) and the data blobs its extents point at.
  */
-export async function extraReferences(_repo: Repository, snapshot: Snapshot): Promise<BlobRef[]> {
-  if (snapshot.image !== undefined) {
-    throw new Error('this cairn does not know the blobs an image snapshot\'s map references, so it cannot account for them');
+export async function extraReferences(repo: Repository, snapshot: Snapshot): Promise<BlobRef[]> {
+  if (snapshot.kind !== 'image' && snapshot.image === undefined) return [];
+  const info = imageInfo(snapshot);
+  const map = await StoredImageMap.load(repo, info.mapRoot);
+  const refs: BlobRef[] = [{ id: info.mapRoot, type: 'tree' }];
+  const data = new Set<string>();
+  for (let i = 0; i < map.root.parts.length; i++) {
+    refs.push({ id: map.root.parts[i].id, type: 'tree' });
+    for (const e of (await map.part(i)).extents) data.add(e.blob);
   }
-  return [];
+  for (const id of data) refs.push({ id, type: 'data' });
+  return refs;
 }
 
 /** Adds every blob `snapshot` references to `into` and returns it. */

@@ -118,6 +118,8 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
       progress.bytes += it.node.size;
       report();
     } catch (err) {
+      // Never leave a half-written file that could pass for the original.
+      await fs.rm(it.dest, { force: true }).catch(() => {});
       fail(it.dest, err as Error);
     }
   });
