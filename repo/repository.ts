@@ -14,11 +14,11 @@ import { KdfParams } from '../crypto/kdf.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { BlobType, IndexedBlob } from './blob.js';
 import { compressIfSmaller } from './compression.js';
-import { openStoredBlob } from './blob-open.js';
 import { newConfig, RepoConfig, validateConfig } from './config.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { RepositoryNotFoundError } from './errors/repository-not-found-error.js';
 import { WrongPasswordError } from './errors/wrong-password-error.js';
+import { openStoredBlob } from './blob-open.js';
 import { fromHex, objectName, toHex } from './hex.js';
 import { IndexCache } from './index-cache.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
@@ -32,6 +32,8 @@ export interface OpenOptions {
   cacheDir?: string;
   /** Packs uploaded concurrently. */
   connections?: number;
+  /** When given, a damaged index file is reported here and skipped instead of failing the open (check uses this). */
+  onIndexError?: (name: string, err: Error) => void;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -67,6 +69,7 @@ export class Repository {
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
+  private onIndexError?: (name: string, err: Error) => void;
 
   private constructor(
     readonly backend: Backend,
@@ -100,6 +103,7 @@ export class Repository {
   private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
     const index = await IndexCache.open(path.join(opts.cacheDir ?? defaultCacheDir(), config.id));
     const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5);
+    repo.onIndexError = opts.onIndexError;
     try {
       await repo.syncIndex();
     } catch (err) {
@@ -110,22 +114,43 @@ export class Repository {
   }
 
   /**
-   * Reads index files the cache has not seen. If an index file the cache has read is gone
-   * (prune replaced it), the cache may point at deleted packs, so it is rebuilt.
+   * Reads index files the cache has not seen. If an index file the cache has read is gone,
+   * or is superseded by one that prune wrote, the cache may point at deleted packs, so it
+   * is rebuilt from the index files in effect (those no present index file supersedes).
    */
   async syncIndex(): Promise<void> {
     const present = new Set<string>();
     for await (const f of this.backend.list('index')) present.add(f.name);
     let known = await this.index.knownIndexFiles();
-    if ([...known].some((n) => !present.has(n))) {
+    if ([...known.keys()].some((n) => !present.has(n))) {
       await this.index.clear();
-      known = new Set();
+      known = new Map();
     }
-    const todo = [...present].filter((n) => !known.has(n));
-    await mapLimit(todo, 8, async (name) => {
-      const idx = await this.loadIndexFile(name);
-      await this.index.addIndexFile(name, idx.packs);
-    });
+    const read = async (names: string[], skip: Set<string>) =>
+      mapLimit(names, 8, async (name) => {
+        if (skip.has(name)) {
+          await this.index.skipIndexFile(name);
+          return;
+        }
+        let idx;
+        try {
+          idx = await this.loadIndexFile(name);
+        } catch (err) {
+          if (!this.onIndexError || !(err instanceof CorruptObjectError)) throw err;
+          this.onIndexError(name, err);
+          return;
+        }
+        await this.index.addIndexFile(name, idx.packs, idx.supersedes);
+        known.set(name, { supersedes: idx.supersedes, skipped: false });
+      });
+    await read([...present].filter((n) => !known.has(n)), new Set());
+    const superseded = supersededFiles([...known.values()].map((k) => k.supersedes));
+    if ([...known].some(([n, k]) => superseded.has(n) && !k.skipped)) {
+      // Only after an interrupted prune: read again, leaving out what was superseded.
+      await this.index.clear();
+      known = new Map();
+      await read([...present], superseded);
+    }
   }
 
   async loadIndexFile(name: string) {
@@ -350,6 +375,11 @@ async function findKey(backend: Backend, password: string): Promise<{ master: Ma
     throw new CorruptObjectError(damaged.map((d) => d.split(':')[0]).join(', '), `no usable key file (${damaged.join('; ')})`);
   }
   throw new WrongPasswordError(backend.location(), names);
+}
+
+/** Index files that another index file supersedes; their entries must not be used. */
+export function supersededFiles(lists: string[][]): Set<string> {
+  return new Set(lists.flat());
 }
 
 export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
