@@ -4,6 +4,7 @@ import { resolveSnapshot, splitSnapshotArg } from '../repo/snapshot-select.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
+import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 
 export const command = 'restore <snapshot>';
@@ -44,7 +45,9 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     });
     out.clearStatus();
     const seconds = (Date.now() - started) / 1000;
-    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds });
+    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds, ...retrySummaryFields(repo.backend) });
+    const retried = retrySummaryLine(repo.backend);
+    if (retried) out.print(retried);
     out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${args.verify ? `; verified ${p.verified} files` : ''}`);
     if (p.errors > 0) {
       out.warn(`${p.errors} files could not be restored (see the errors above); everything else was restored`);
