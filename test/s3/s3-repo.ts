@@ -4,6 +4,9 @@ import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Clie
 import { testS3, uniqueBucket } from '../backends/ceph.js';
 import { tempDir } from '../helpers.js';
 
+// The tests run on Node 20 like the CLI, which silences the SDK's Node 22 notice the same way.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const PASSWORD_ENV = { CAIRN_PASSWORD: 'correct horse' };
 
 export interface S3Repo {
