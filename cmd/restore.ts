@@ -37,6 +37,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       include: args.include,
       exclude: args.exclude,
       verify: args.verify,
+      connections: args.connections,
       onProgress: (p) => {
         out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes));
         out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });

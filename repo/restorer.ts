@@ -7,7 +7,7 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
+import { restoreContents } from './content-restore.js';
 import { compileExcludes } from './exclude.js';
 import { Repository, mapLimit } from './repository.js';
 import { findNode, walkTree } from './tree-walk.js';
@@ -25,6 +25,8 @@ export interface RestoreOptions {
   include?: string[];
   exclude?: string[];
   verify?: boolean;
+  /** Pack reads in flight (default 5). */
+  connections?: number;
   onProgress?: (p: RestoreProgress) => void;
   onFileError?: (path: string, err: Error) => void;
 }
@@ -108,18 +110,18 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     }
   }
 
-  const blobCache = new Map<string, Uint8Array>();
-  await mapLimit(files, 8, async (it) => {
-    try {
-      await fs.rm(it.dest, { force: true });
-      await restoreContent(repo, it.dest, it.node, blobCache);
-      await applyMetadata(it.dest, it.node);
-      progress.files++;
-      progress.bytes += it.node.size;
+  await restoreContents(repo, files, {
+    connections: opts.connections ?? 5,
+    onBytes: (n) => {
+      progress.bytes += n;
       report();
-    } catch (err) {
-      fail(it.dest, err as Error);
-    }
+    },
+    onFileDone: async (f) => {
+      await applyMetadata(f.dest, f.node);
+      progress.files++;
+      report();
+    },
+    onFileError: (f, err) => fail(f.dest, err),
   });
   for (const l of links) {
     try {
@@ -171,50 +173,6 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   }
   opts.onProgress?.(progress);
   return progress;
-}
-
-async function restoreContent(repo: Repository, dest: Buffer, node: TreeNode, cache: Map<string, Uint8Array>): Promise<void> {
-  const fh = await fs.open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
-  try {
-    let offset = 0;
-    for (const id of node.content ?? []) {
-      let data = cache.get(id);
-      if (!data) {
-        data = await repo.loadBlob(id);
-        if (data.length <= 64 * 1024) cacheSmall(cache, id, data);
-      }
-      await writeSparse(fh, data, offset);
-      offset += data.length;
-    }
-    await fh.truncate(offset);
-    if (offset !== node.size) throw new Error(`restored ${offset} bytes, the snapshot records ${node.size}`);
-  } finally {
-    await fh.close();
-  }
-}
-
-function cacheSmall(cache: Map<string, Uint8Array>, id: string, data: Uint8Array) {
-  if (cache.size >= 1024) cache.delete(cache.keys().next().value as string);
-  cache.set(id, data);
-}
-
-/** Zero runs are skipped, not written, so the file stays sparse where the original was. */
-async function writeSparse(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
-  if (isAllZero(data)) return;
-  let at = 0;
-  for (const run of zeroRuns(data, ZERO_RUN_ALIGN)) {
-    if (run.offset > at) await writeAll(fh, data.subarray(at, run.offset), position + at);
-    at = run.offset + run.length;
-  }
-  if (at < data.length) await writeAll(fh, data.subarray(at), position + at);
-}
-
-async function writeAll(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 async function verifyFile(repo: Repository, dest: Buffer, node: TreeNode): Promise<void> {
