@@ -27,6 +27,9 @@ export interface ContentRestoreOptions {
   onFileError: (f: ContentFile, err: Error) => void;
 }
 
+/** Files of one pack read written at once. */
+const FILE_WRITES_PER_READ = 8;
+
 /** Blob references planned at once; about 100 bytes of memory each. */
 const BATCH_REFS = 200_000;
 
@@ -119,36 +122,67 @@ async function restoreBatch(repo: Repository, files: ContentFile[], opts: Conten
       for (const u of users) fail(u.job, err as Error);
       return;
     }
+    const writes = new Map<Job, Part[]>();
     for (const b of read.blobs) {
       const t = targets.get(`${b.pack}:${b.offset}`)!;
-      let plain: Uint8Array;
+      let data: Uint8Array;
       try {
-        plain = repo.openBlob(b, bytes.subarray(b.offset - read.offset, b.offset - read.offset + b.length));
+        data = repo.openBlob(b, bytes.subarray(b.offset - read.offset, b.offset - read.offset + b.length));
       } catch (err) {
         for (const u of t.to) fail(u.job, err as Error);
         continue;
       }
       for (const u of t.to) {
-        if (u.job.failed) continue;
-        try {
-          await create(u.job);
-          await writeAt(u.job.file.dest, plain, u.offset);
-        } catch (err) {
-          fail(u.job, err as Error);
-          continue;
-        }
-        opts.onBytes?.(plain.length);
-        if (--u.job.remaining === 0) await finish(u.job);
+        const parts = writes.get(u.job);
+        if (parts) parts.push({ data, offset: u.offset });
+        else writes.set(u.job, [{ data, offset: u.offset }]);
       }
     }
+    // A pack holds the content of hundreds of small files: write them side by side.
+    await mapLimit([...writes], FILE_WRITES_PER_READ, async ([job, parts]) => {
+      if (job.failed) return;
+      try {
+        await writeParts(job, parts);
+      } catch (err) {
+        fail(job, err as Error);
+        return;
+      }
+      opts.onBytes?.(parts.reduce((n, p) => n + p.data.length, 0));
+      job.remaining -= parts.length;
+      if (job.remaining === 0) await finish(job);
+    });
   });
+}
+
+interface Part {
+  data: Uint8Array;
+  offset: number;
+}
+
+/**
+ * Writes parts of a file. When they are all of it (the usual case for a small file), the
+ * file is created, written and closed in one go; otherwise it is created once at its
+ * final size and each read's parts are written into it.
+ */
+async function writeParts(job: Job, parts: Part[]): Promise<void> {
+  const whole = job.created === undefined && parts.length === job.remaining;
+  if (!whole) await create(job);
+  const fh = whole ? await openNew(job.file.dest) : await fs.open(job.file.dest, fsc.O_WRONLY);
+  if (whole) job.created = Promise.resolve();
+  try {
+    let end = 0;
+    for (const p of parts) end = Math.max(end, await writeSparse(fh, p.data, p.offset));
+    // Trailing zeros were skipped: the size makes them a hole.
+    if (whole && end < job.file.node.size) await fh.truncate(job.file.node.size);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Creates the file once, at its final size: blobs then fill it in any order, and zero runs stay holes. */
 function create(job: Job): Promise<void> {
   job.created ??= (async () => {
-    await fs.rm(job.file.dest, { force: true });
-    const fh = await fs.open(job.file.dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
+    const fh = await openNew(job.file.dest);
     try {
       await fh.truncate(job.file.node.size);
     } finally {
@@ -158,19 +192,39 @@ function create(job: Job): Promise<void> {
   return job.created;
 }
 
-async function writeAt(dest: Buffer, data: Uint8Array, position: number): Promise<void> {
-  if (isAllZero(data)) return;
-  const fh = await fs.open(dest, fsc.O_WRONLY);
+/**
+ * Creates a file that must not exist yet. Whatever is in the way (an older file, a
+ * symlink, which O_TRUNC would follow) is removed first, but only when there is something:
+ * into an empty target that saves a call per file.
+ */
+async function openNew(dest: Buffer): Promise<fs.FileHandle> {
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL;
   try {
-    let at = 0;
-    for (const run of zeroRuns(data, ZERO_RUN_ALIGN)) {
-      if (run.offset > at) await writeAll(fh, data.subarray(at, run.offset), position + at);
-      at = run.offset + run.length;
-    }
-    if (at < data.length) await writeAll(fh, data.subarray(at), position + at);
-  } finally {
-    await fh.close();
+    return await fs.open(dest, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await fs.rm(dest, { force: true });
+    return fs.open(dest, flags, 0o600);
   }
+}
+
+/** Writes all but the zero runs (which stay holes); returns the end of the last byte written. */
+async function writeSparse(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<number> {
+  if (isAllZero(data)) return 0;
+  let at = 0;
+  let end = 0;
+  for (const run of zeroRuns(data, ZERO_RUN_ALIGN)) {
+    if (run.offset > at) {
+      await writeAll(fh, data.subarray(at, run.offset), position + at);
+      end = position + run.offset;
+    }
+    at = run.offset + run.length;
+  }
+  if (at < data.length) {
+    await writeAll(fh, data.subarray(at), position + at);
+    end = position + data.length;
+  }
+  return end;
 }
 
 async function writeAll(fh: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {

@@ -22,6 +22,7 @@ import { fromHex, objectName, toHex } from './hex.js';
 import { IndexCache } from './index-cache.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
 import { createKeyFile, parseKeyFile, saveKeyFile, unwrapKeyFile } from './key-file.js';
+import { PackCache } from './pack-cache.js';
 import { FinishedPack, PackWriter, SealedBlob } from './pack-writer.js';
 import { openJson, sealFile, sealJson, openFile } from './sealed-file.js';
 import { parseTree, serializeTree, Tree } from './tree.js';
@@ -38,6 +39,9 @@ export interface InitOptions extends OpenOptions {
   packSize?: number;
   kdf?: Partial<KdfParams>;
 }
+
+/** Memory for whole tree packs (see PackCache); larger packs are read blob by blob. */
+const TREE_PACK_CACHE_BYTES = 64 << 20;
 
 /** Index entries pending in memory before they are written out as one index file. */
 const INDEX_FLUSH_BLOBS = 100_000;
@@ -57,6 +61,7 @@ export class Repository {
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
+  private readonly treePacks = new PackCache(TREE_PACK_CACHE_BYTES);
 
   private constructor(
     readonly backend: Backend,
@@ -147,7 +152,11 @@ export class Repository {
     const bid = typeof id === 'string' ? fromHex(id) : id;
     const entry = await this.lookupBlob(bid);
     if (!entry) throw new CorruptObjectError(`blob ${toHex(bid)}`, 'not in the index (missing)');
-    const stored = await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
+    const h = { type: 'data' as const, name: entry.pack };
+    const stored =
+      entry.type === 'tree' && this.config.packSize <= TREE_PACK_CACHE_BYTES / 4
+        ? (await this.treePacks.get(entry.pack, () => this.backend.load(h))).subarray(entry.offset, entry.offset + entry.length)
+        : await this.backend.load(h, entry.offset, entry.length);
     return this.openBlob(entry, stored);
   }
 
