@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { backup } from '../repo/archiver.js';
+import { backupImageCommand } from './backup-image.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
@@ -22,7 +23,10 @@ export const builder = (y: Argv) =>
     .option('host', { type: 'string', describe: 'host name to record (default: this machine)' })
     .option('parent', { type: 'string', describe: 'compare with this snapshot instead of the latest one of the same host and paths' })
     .option('force', { type: 'boolean', default: false, describe: 're-read every file, ignoring the parent snapshot' })
-    .option('time', { type: 'string', describe: 'snapshot time "YYYY-MM-DD HH:MM:SS" (default: now)' });
+    .option('time', { type: 'string', describe: 'snapshot time "YYYY-MM-DD HH:MM:SS" (default: now)' })
+    .option('image', { type: 'string', describe: 'back up a disk image file or block device instead of files' })
+    .option('plain', { type: 'boolean', default: false, describe: 'with --image: chunk the raw bytes, even where a file system is recognized' })
+    .option('used-only', { type: 'boolean', default: false, describe: 'with --image: store only the blocks the file systems mark in use' });
 
 interface BackupArgs extends GlobalArgs {
   paths?: string[];
@@ -35,9 +39,17 @@ interface BackupArgs extends GlobalArgs {
   parent?: string;
   force: boolean;
   time?: string;
+  image?: string;
+  plain: boolean;
+  usedOnly: boolean;
 }
 
 export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
+  if (args.image !== undefined) {
+    if (args.paths?.length) throw new UsageError('--image backs up one image; give no other paths');
+    return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force });
+  }
+  if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
   if (!args.paths?.length) throw new UsageError('name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');
   const excludes = [...args.exclude];
   for (const f of args.excludeFile) {

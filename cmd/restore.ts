@@ -6,13 +6,16 @@ import { EXIT_ERROR } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
 import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
+import { restoreImageCommand } from './restore-image.js';
+import { UsageError } from './usage-error.js';
 
 export const command = 'restore <snapshot>';
 export const describe = 'restore a snapshot, or SNAPSHOT:/sub/path, into a directory';
 export const builder = (y: Argv) =>
   y
     .positional('snapshot', { type: 'string', describe: 'snapshot id, prefix, or latest; optionally :/sub/path' })
-    .option('target', { alias: 't', type: 'string', demandOption: 'name a directory to restore into with --target DIR', describe: 'directory to restore into' })
+    .option('target', { alias: 't', type: 'string', demandOption: 'name a directory to restore into with --target DIR', describe: 'directory to restore into (with --image: an image file or block device)' })
+    .option('image', { type: 'boolean', default: false, describe: 'write an image snapshot back as a whole image' })
     .option('include', { ...repeatable('restore only paths matching this pattern'), alias: 'i' })
     .option('exclude', { ...repeatable('do not restore paths matching this pattern'), alias: 'e' })
     .option('verify', { type: 'boolean', default: false, describe: 're-read restored files and compare them with the snapshot' });
@@ -23,10 +26,15 @@ interface Args extends GlobalArgs {
   include: string[];
   exclude: string[];
   verify: boolean;
+  image: boolean;
 }
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
   const { snapshot, subpath } = splitSnapshotArg(args.snapshot);
+  if (args.image) {
+    if (subpath !== '/' || args.include.length || args.exclude.length) throw new UsageError('--image restores the whole image: drop the :/path, --include and --exclude, or drop --image to restore files');
+    return restoreImageCommand(args, snapshot);
+  }
   await withRepository(args, async (repo, out) => {
     const ref = await resolveSnapshot(repo, snapshot);
     const started = Date.now();

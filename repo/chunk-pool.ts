@@ -12,6 +12,8 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from './chunk-protocol.js
 export interface ChunkResult {
   /** Data blob ids in content order. */
   content: string[];
+  /** Plaintext length of each blob in content. */
+  lengths: number[];
   size: number;
   /** Plaintext bytes of chunks that were new to the repository. */
   newBytes: number;
@@ -25,9 +27,26 @@ export class SourceReadError extends Error {
   }
 }
 
+/**
+ * One content stream chunked by a worker, fed piece by piece: exactly the chunks that
+ * chunking the concatenated pieces at once would give.
+ */
+export interface ChunkStream {
+  /** Resolves when the worker can take another piece (at most two are queued). */
+  write(piece: Uint8Array): Promise<void>;
+  end(): Promise<ChunkResult>;
+}
+
+/** Pieces a stream may have queued in its worker before write() waits. */
+const STREAM_QUEUE = 2;
+
 interface Task {
   worker: number;
   content: string[];
+  lengths: number[];
+  /** Stream tasks: pieces sent and not yet consumed, and who waits for room. */
+  queued: number;
+  onConsumed?: () => void;
   newBytes: number;
   /** Serializes this task's messages, so blobs are stored before the next batch is answered. */
   chain: Promise<void>;
@@ -65,15 +84,47 @@ export class ChunkPool {
     return this.submit((task) => ({ op: 'buffer', task, data }));
   }
 
+  chunkStream(): ChunkStream {
+    let id = 0;
+    const done = this.submit((task) => ((id = task), { op: 'stream', task }));
+    // end() reports a failure; this keeps an early one from going unhandled meanwhile.
+    done.catch(() => {});
+    const post = (m: WorkerRequest, transfer: ArrayBuffer[] = []) => {
+      const t = this.tasks.get(id);
+      if (t) this.workers[t.worker].postMessage(m, transfer);
+    };
+    return {
+      write: async (piece) => {
+        const t = this.tasks.get(id);
+        if (!t) return void (await done);
+        while (t.queued >= STREAM_QUEUE && this.tasks.has(id)) await new Promise<void>((r) => (t.onConsumed = r));
+        t.queued++;
+        // A copy, transferred: the caller may reuse its buffer, and a 2nd copy is avoided.
+        const copy = new Uint8Array(piece);
+        post({ op: 'piece', task: id, data: copy }, [copy.buffer as ArrayBuffer]);
+      },
+      end: () => {
+        post({ op: 'end', task: id });
+        return done;
+      },
+    };
+  }
+
   private submit(make: (task: number) => WorkerRequest): Promise<ChunkResult> {
     if (this.fatal) return Promise.reject(this.fatal);
     const id = this.nextTask++;
     const worker = this.load.indexOf(Math.min(...this.load));
     this.load[worker]++;
     return new Promise<ChunkResult>((resolve, reject) => {
-      this.tasks.set(id, { worker, content: [], newBytes: 0, chain: Promise.resolve(), resolve, reject });
+      this.tasks.set(id, { worker, content: [], lengths: [], queued: 0, newBytes: 0, chain: Promise.resolve(), resolve, reject });
       this.workers[worker].postMessage(make(id));
     });
+  }
+
+  private wakeWriter(t: Task) {
+    const w = t.onConsumed;
+    t.onConsumed = undefined;
+    w?.();
   }
 
   private onMessage(m: WorkerReply) {
@@ -83,16 +134,21 @@ export class ChunkPool {
       .then(async () => {
         if (m.op === 'ids') {
           for (const id of m.ids) t.content.push(toHex(id));
+          t.lengths.push(...m.lengths);
           const need = await this.repo.reserveNew(m.ids);
           need.forEach((n, i) => n && (t.newBytes += m.lengths[i]));
           this.workers[t.worker].postMessage({ op: 'need', task: m.task, batch: m.batch, need } satisfies WorkerRequest);
+        } else if (m.op === 'consumed') {
+          t.queued--;
+          this.wakeWriter(t);
         } else if (m.op === 'blobs') {
           for (const b of m.blobs) await this.repo.addSealed('data', b);
         } else {
           this.tasks.delete(m.task);
           this.load[t.worker]--;
+          this.wakeWriter(t);
           if (m.error) t.reject(new SourceReadError(m.error));
-          else t.resolve({ content: t.content, size: m.size, newBytes: t.newBytes });
+          else t.resolve({ content: t.content, lengths: t.lengths, size: m.size, newBytes: t.newBytes });
         }
       })
       .catch((err) => this.fail(err));
@@ -100,7 +156,10 @@ export class ChunkPool {
 
   private fail(err: unknown) {
     this.fatal ??= err;
-    for (const t of this.tasks.values()) t.reject(err);
+    for (const t of this.tasks.values()) {
+      t.reject(err);
+      this.wakeWriter(t);
+    }
     this.tasks.clear();
   }
 

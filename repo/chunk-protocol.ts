@@ -10,9 +10,15 @@ export interface WorkerInit {
 export type WorkerRequest =
   | { op: 'file'; task: number; path: Uint8Array }
   | { op: 'buffer'; task: number; data: Uint8Array }
+  /** A stream fed piece by piece from the main thread (image backups read a ReadAt). */
+  | { op: 'stream'; task: number }
+  | { op: 'piece'; task: number; data: Uint8Array }
+  | { op: 'end'; task: number }
   | { op: 'need'; task: number; batch: number; need: boolean[] };
 
 export type WorkerReply =
   | { op: 'ids'; task: number; batch: number; ids: Uint8Array[]; lengths: number[] }
   | { op: 'blobs'; task: number; batch: number; blobs: { id: Uint8Array; stored: Uint8Array; rawLength: number; compressed: boolean }[] }
+  /** A stream piece was chunked; the main thread may send another. */
+  | { op: 'consumed'; task: number }
   | { op: 'done'; task: number; size: number; error?: string };

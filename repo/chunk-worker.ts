@@ -20,14 +20,39 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const hashPromise = createBlobHasher(init.blobIdKey);
 const answers = new Map<string, (need: boolean[]) => void>();
+const streams = new Map<number, PieceQueue>();
+
+/** Pieces of a stream task, in arrival order; null marks the end. */
+class PieceQueue {
+  private readonly items: (Uint8Array | null)[] = [];
+  private waiter?: () => void;
+
+  put(item: Uint8Array | null) {
+    this.items.push(item);
+    this.waiter?.();
+    this.waiter = undefined;
+  }
+
+  async take(): Promise<Uint8Array | null> {
+    while (this.items.length === 0) await new Promise<void>((r) => (this.waiter = r));
+    return this.items.shift()!;
+  }
+}
 
 port.on('message', (msg: WorkerRequest) => {
   if (msg.op === 'need') {
     const key = `${msg.task}:${msg.batch}`;
     answers.get(key)?.(msg.need);
     answers.delete(key);
+  } else if (msg.op === 'piece') {
+    streams.get(msg.task)?.put(msg.data);
+  } else if (msg.op === 'end') {
+    streams.get(msg.task)?.put(null);
   } else {
-    runTask(msg).catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }));
+    if (msg.op === 'stream') streams.set(msg.task, new PieceQueue());
+    runTask(msg)
+      .catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }))
+      .finally(() => streams.delete(msg.task));
   }
 });
 
@@ -39,7 +64,7 @@ function describe(err: unknown): string {
   return String((err as Error)?.message ?? err);
 }
 
-async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
+async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'stream' }>) {
   const hash = await hashPromise;
   const chunker = new StreamChunker(init.chunker as ChunkerParams);
   let batch: Uint8Array[] = [];
@@ -81,6 +106,12 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' }>) {
 
   if (msg.op === 'buffer') {
     await feed(msg.data);
+  } else if (msg.op === 'stream') {
+    const queue = streams.get(msg.task)!;
+    for (let piece = await queue.take(); piece !== null; piece = await queue.take()) {
+      await feed(piece);
+      post({ op: 'consumed', task: msg.task });
+    }
   } else {
     const fh = await fs.open(Buffer.from(msg.path), 'r');
     try {

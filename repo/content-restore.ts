@@ -63,16 +63,22 @@ export async function restoreContents(repo: Repository, files: ContentFile[], op
 
 async function restoreBatch(repo: Repository, files: ContentFile[], opts: ContentRestoreOptions): Promise<void> {
   const targets = new Map<string, { entry: IndexedBlob; to: Target[] }>();
+  const removals: Promise<void>[] = [];
   const fail = (job: Job, err: Error) => {
     if (job.failed) return;
     job.failed = true;
+    // Never leave a half-written file that could pass for the original. Writes that
+    // started before are harmless: they land in the unlinked file or find none.
+    if (job.created) removals.push(job.created.catch(() => {}).then(() => fs.rm(job.file.dest, { force: true })).catch(() => {}));
     opts.onFileError(job.file, err);
   };
   const finish = async (job: Job) => {
     try {
       await opts.onFileDone(job.file);
     } catch (err) {
-      fail(job, err as Error);
+      // The content is complete; only metadata is missing, so the file stays.
+      job.failed = true;
+      opts.onFileError(job.file, err as Error);
     }
   };
 
@@ -152,6 +158,7 @@ async function restoreBatch(repo: Repository, files: ContentFile[], opts: Conten
       if (job.remaining === 0) await finish(job);
     });
   });
+  await Promise.all(removals);
 }
 
 interface Part {

@@ -314,12 +314,22 @@ export class Repository {
 async function findKey(backend: Backend, password: string): Promise<{ master: MasterKey; keyName: string }> {
   const names: string[] = [];
   for await (const k of backend.list('keys')) names.push(k.name);
+  const damaged: string[] = [];
   for (const name of names) {
-    const kf = parseKeyFile(await backend.load({ type: 'keys', name }), `keys/${name}`);
-    const master = await unwrapKeyFile(kf, password);
+    let master: MasterKey | null;
+    try {
+      master = await unwrapKeyFile(parseKeyFile(await backend.load({ type: 'keys', name }), `keys/${name}`), password);
+    } catch (err) {
+      // One damaged key file must not lock out the others.
+      damaged.push(`keys/${name}: ${(err as Error).message}`);
+      continue;
+    }
     if (master) return { master, keyName: name };
   }
-  throw new WrongPasswordError(backend.location());
+  if (damaged.length > 0 && damaged.length === names.length) {
+    throw new CorruptObjectError(damaged.map((d) => d.split(':')[0]).join(', '), `no usable key file (${damaged.join('; ')})`);
+  }
+  throw new WrongPasswordError(backend.location(), names);
 }
 
 export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {

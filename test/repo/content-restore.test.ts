@@ -90,6 +90,7 @@ it('a damaged pack fails only the files that use it; the rest is restored', asyn
     const hit = files.filter((f) => f.packs.includes(victim)).map((f) => path.join(target, f.rel));
     assert.deepEqual(errors.sort(), hit.sort());
     assert.equal(p.errors, hit.length);
+    for (const f of hit) await assert.rejects(fs.lstat(f), { code: 'ENOENT' }, `${f}: no half-written file is left`);
     for (const f of files.filter((f) => !f.packs.includes(victim))) {
       const want = await fs.readFile(path.join(f.rel));
       assert.ok((await fs.readFile(path.join(target, f.rel))).equals(want), `${f.rel} restored`);
