@@ -4,7 +4,7 @@
  * every place that uses them. Reading blob by blob would cost one request per blob.
  * Files are planned in batches, so memory stays bounded however large the restore.
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs, closeSync, constants as fsc, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs';
 import { IndexedBlob } from './blob.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
 import { fromHex } from './hex.js';
@@ -26,6 +26,11 @@ export interface ContentRestoreOptions {
   /** Called at most once per file; the file is then left as it is. May throw to stop the restore. */
   onFileError: (f: ContentFile, err: Error) => void;
 }
+
+/** Files up to this size are written with synchronous calls (see writeWholeSync). */
+const SYNC_WRITE_MAX = 1 << 20;
+
+const LOOKUP_BATCH = 4096;
 
 /** Files of one pack read written at once. */
 const FILE_WRITES_PER_READ = 8;
@@ -82,11 +87,12 @@ async function restoreBatch(repo: Repository, files: ContentFile[], opts: Conten
     }
   };
 
+  const where = await lookupAll(repo, files);
   const emptyFiles: Job[] = [];
   for (const file of files) {
     const content = file.node.content ?? [];
     const job: Job = { file, remaining: content.length, failed: false };
-    const entries = await Promise.all(content.map((id) => repo.lookupBlob(fromHex(id))));
+    const entries = content.map((id) => where.get(id));
     const missing = entries.findIndex((e) => !e);
     if (missing >= 0) {
       fail(job, new Error(`blob ${content[missing]} is not in the index`));
@@ -161,6 +167,22 @@ async function restoreBatch(repo: Repository, files: ContentFile[], opts: Conten
   await Promise.all(removals);
 }
 
+/** Index entries of every blob the files use, asked of the index cache in large batches rather than one by one. */
+async function lookupAll(repo: Repository, files: ContentFile[]): Promise<Map<string, IndexedBlob>> {
+  const ids = [...new Set(files.flatMap((f) => f.node.content ?? []))];
+  const found = new Map<string, IndexedBlob>();
+  for (let i = 0; i < ids.length; i += LOOKUP_BATCH) {
+    const some = ids.slice(i, i + LOOKUP_BATCH);
+    const entries = await repo.index.lookupMany(some.map(fromHex));
+    // Blobs written in this session are not in the cache yet; the repository knows them.
+    await Promise.all(some.map(async (id, j) => {
+      const e = entries[j] ?? (await repo.lookupBlob(fromHex(id)));
+      if (e) found.set(id, e);
+    }));
+  }
+  return found;
+}
+
 interface Part {
   data: Uint8Array;
   offset: number;
@@ -173,6 +195,11 @@ interface Part {
  */
 async function writeParts(job: Job, parts: Part[]): Promise<void> {
   const whole = job.created === undefined && parts.length === job.remaining;
+  if (whole && job.file.node.size <= SYNC_WRITE_MAX) {
+    job.created = Promise.resolve();
+    writeWholeSync(job.file, parts);
+    return;
+  }
   if (!whole) await create(job);
   const fh = whole ? await openNew(job.file.dest) : await fs.open(job.file.dest, fsc.O_WRONLY);
   if (whole) job.created = Promise.resolve();
@@ -183,6 +210,46 @@ async function writeParts(job: Job, parts: Part[]): Promise<void> {
     if (whole && end < job.file.node.size) await fh.truncate(job.file.node.size);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * A small file in the calling thread: for it the hand-off to libuv's thread pool (a few
+ * wake-ups per call) costs more than the system calls themselves, and a restore of many
+ * small files is bound by exactly that.
+ */
+function writeWholeSync(file: ContentFile, parts: Part[]): void {
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL;
+  let fd: number;
+  try {
+    fd = openSync(file.dest, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    rmSync(file.dest, { force: true });
+    fd = openSync(file.dest, flags, 0o600);
+  }
+  try {
+    let end = 0;
+    for (const p of parts) {
+      if (isAllZero(p.data)) continue;
+      let at = 0;
+      const put = (from: number, to: number) => {
+        for (let done = from; done < to; ) {
+          const n = writeSync(fd, p.data, done, to - done, p.offset + done);
+          if (n === 0) throw new Error('the file system accepted no bytes');
+          done += n;
+        }
+        end = Math.max(end, p.offset + to);
+      };
+      for (const run of zeroRuns(p.data, ZERO_RUN_ALIGN)) {
+        if (run.offset > at) put(at, run.offset);
+        at = run.offset + run.length;
+      }
+      if (at < p.data.length) put(at, p.data.length);
+    }
+    if (end < file.node.size) ftruncateSync(fd, file.node.size);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -65,6 +65,16 @@ it('restore reads each pack of file content once, whatever the number of blobs i
     assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
     const contentReads = backend.reads.filter((r) => packs.has(r.name)).map((r) => r.name);
     assert.deepEqual(contentReads.sort(), [...packs].sort(), 'one read per content pack');
+    // Restoring again over what is there: a changed file and a symlink in place of a
+    // file (O_TRUNC would have followed it and overwritten its target).
+    const outside = path.join(dir, 'outside');
+    await fs.writeFile(outside, 'must stay');
+    await fs.writeFile(path.join(target, src, 'f0.bin'), 'changed');
+    await fs.rm(path.join(target, src, 'sub/f1.bin'));
+    await fs.symlink(outside, path.join(target, src, 'sub/f1.bin'));
+    assert.equal((await restore(repo, tree, { target })).errors, 0);
+    assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
+    assert.equal(await fs.readFile(outside, 'utf8'), 'must stay');
     const holes = await fs.stat(path.join(target, src, 'holes'));
     assert.equal(holes.size, 300_000);
     assert.ok(holes.blocks * 512 < 64 * 1024, 'a file of zeros comes back sparse');
