@@ -78,17 +78,20 @@ cold() {
   fi
 }
 
-declare -A wall
+declare -A wall cpu
+# measure TOOL STEP CMD... : wall seconds, and CPU seconds (user + system) of the tool.
 measure() {
   local tool=$1 step=$2
   shift 2
   cold
-  if ! /usr/bin/time -f '%e' -o "$work/time.$tool.$step" "$@" >"$work/log.$tool.$step" 2>&1; then
+  if ! /usr/bin/time -f '%e %U %S' -o "$work/time.$tool.$step" "$@" >"$work/log.$tool.$step" 2>&1; then
     cat "$work/log.$tool.$step" >&2
     die "$tool failed at step $step"
   fi
-  wall[$tool.$step]=$(cat "$work/time.$tool.$step")
-  echo "  $tool $step: ${wall[$tool.$step]} s" >&2
+  local user sys
+  read -r wall[$tool.$step] user sys <"$work/time.$tool.$step"
+  cpu[$tool.$step]=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
+  echo "  $tool $step: ${wall[$tool.$step]} s, CPU ${cpu[$tool.$step]} s" >&2
 }
 
 "${cairn[@]}" init >/dev/null
@@ -112,8 +115,10 @@ echo
 echo "Dataset: $files files, $((bytes / 1048576)) MiB (parts of /usr). S3: Ceph RGW (memstore) at $endpoint, $connections connections for both tools."
 echo "Machine: $(nproc) cores; $(restic version | cut -d' ' -f1-2); node $(node --version). ${cache_note^}."
 echo
-echo "| step | cairn s | restic s | cairn/restic (≤ 0.75) |"
-echo "|---|---:|---:|---:|"
+echo "| step | cairn s | restic s | cairn/restic (≤ 0.75) | cairn CPU s | restic CPU s |"
+echo "|---|---:|---:|---:|---:|---:|"
 for s in backup restore; do
-  echo "| $s | ${wall[cairn.$s]} | ${wall[restic.$s]} | $(ratio "${wall[cairn.$s]}" "${wall[restic.$s]}") |"
+  echo "| $s | ${wall[cairn.$s]} | ${wall[restic.$s]} | $(ratio "${wall[cairn.$s]}" "${wall[restic.$s]}") | ${cpu[cairn.$s]} | ${cpu[restic.$s]} |"
 done
+echo
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews both tools)."
