@@ -79,7 +79,7 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
         out.warn(`${result.warnings} warnings: parts of the image could not be parsed and were stored as raw bytes (see above)`);
         process.exitCode = EXIT_PARTIAL;
       }
-    });
+    }, 'shared');
   } finally {
     await src.close();
   }

@@ -111,7 +111,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
         out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);
         process.exitCode = EXIT_PARTIAL;
       }
-  });
+  }, 'shared');
 }
 
 function parseTime(s: string): Date {

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Backend } from '../backends/backend.js';
-import { Repository } from '../repo/repository.js';
+import { OpenOptions, Repository } from '../repo/repository.js';
 import { readPassword } from './password.js';
 import { Output } from './output.js';
 import { retryReporter } from './retry-report.js';
@@ -18,6 +18,7 @@ export interface GlobalArgs {
   connections?: number;
   s3StorageClass?: string;
   s3Endpoint?: string;
+  retryLock?: string;
 }
 
 export function defaultRepository(): string {
@@ -45,10 +46,10 @@ export async function openBackendFor(args: GlobalArgs, location: string, out: Ou
  * Opens the repository. The default repository (no --repo, no CAIRN_REPOSITORY) is
  * created on first use, so `cairn backup DIR` works with nothing set up.
  */
-export async function openRepository(args: GlobalArgs, out: Output): Promise<Repository> {
+export async function openRepository(args: GlobalArgs, out: Output, extra: Partial<OpenOptions> = {}): Promise<Repository> {
   const { location, isDefault } = repositoryLocation(args);
   const backend = await openBackendFor(args, location, out);
-  const opts = { cacheDir: args.cacheDir, connections: args.connections };
+  const opts = { cacheDir: args.cacheDir, connections: args.connections, ...extra };
   if (isDefault && !(await backend.isRepository())) {
     out.info(`creating the default repository at ${location}`);
     const password = await readPassword(args, 'enter a password for the new repository: ', true);

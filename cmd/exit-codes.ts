@@ -1,4 +1,4 @@
-/** Exit codes: 0 ok, 1 error, 3 some files could not be read, 10 no repository, 12 wrong password. */
+/** Exit codes: 0 ok, 1 error, 3 some files could not be read, 10 no repository, 11 locked, 12 wrong password. */
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_PARTIAL = 3;
@@ -10,7 +10,7 @@ export function exitCodeFor(err: unknown): number {
 
 export function messageFor(err: unknown): string {
   const e = err as Error;
-  const known = ['UsageError', 'RepositoryNotFoundError', 'WrongPasswordError', 'CorruptObjectError', 'SnapshotNotFoundError', 'PathNotFoundError', 'NoSpaceError', 'PermanentError', 'StoreNotFoundError', 'DiskFormatError'];
+  const known = ['UsageError', 'RepositoryNotFoundError', 'WrongPasswordError', 'CorruptObjectError', 'SnapshotNotFoundError', 'PathNotFoundError', 'NoSpaceError', 'PermanentError', 'StoreNotFoundError', 'DiskFormatError', 'LockConflictError'];
   if (e && known.includes(e.name)) return `error: ${e.message}`;
   if (process.env.CAIRN_DEBUG) return `error: ${e?.stack ?? String(err)}`;
   return `error: ${e?.message ?? String(err)}`;

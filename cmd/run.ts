@@ -1,13 +1,36 @@
-import { Repository } from '../repo/repository.js';
+import { acquireLock, describeLock, LockHandle } from '../repo/lock.js';
+import { OpenOptions, Repository } from '../repo/repository.js';
 import { GlobalArgs, openRepository } from './context.js';
 import { Output } from './output.js';
+import { parseDuration } from './duration.js';
 
-/** Opens the repository for a command and always closes it (releasing the cache). */
-export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output) => Promise<T>): Promise<T> {
+export type LockMode = 'none' | 'shared' | 'exclusive';
+
+/**
+ * Opens the repository for a command and always closes it (releasing the cache and the
+ * lock). With a lock, the index is read again once the lock is held: a prune that ran
+ * while this process waited has replaced index files and deleted packs.
+ */
+export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output, lock?: LockHandle) => Promise<T>, lock: LockMode = 'none', open: Partial<OpenOptions> = {}): Promise<T> {
   const out = new Output(!!args.json, !!args.quiet);
-  const repo = await openRepository(args, out);
+  const repo = await openRepository(args, out, open);
   try {
-    return await fn(repo, out);
+    if (lock === 'none') return await fn(repo, out);
+    let waiting = false;
+    const handle = await acquireLock(repo, {
+      exclusive: lock === 'exclusive',
+      retryMs: args.retryLock ? parseDuration(args.retryLock, '--retry-lock') : 0,
+      onWait: (holder) => {
+        if (!waiting) out.info(`waiting for ${describeLock(holder)}`);
+        waiting = true;
+      },
+    });
+    try {
+      await repo.syncIndex();
+      return await fn(repo, out, handle);
+    } finally {
+      await handle.release();
+    }
   } finally {
     await repo.close();
   }

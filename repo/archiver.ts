@@ -93,6 +93,8 @@ class Archiver {
   readonly counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0 };
   private readonly excluded: Excluder;
   private readonly slots: Semaphore;
+  /** Directories walked alongside the current one; more overlap lstat and tree loads. */
+  private readonly walkers = new Semaphore(8);
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
   private rootDevices = new Set<number>();
 
@@ -218,15 +220,18 @@ class Archiver {
         // Not awaited: files of this directory are chunked while the walk goes on.
         pending.push(this.saveFile(e.p, encodeBytes(e.n), e.st, prevNode));
       } else {
-        try {
-          pending.push(Promise.resolve(await this.saveEntry(e.p, encodeBytes(e.n), e.st, prevNode)));
-        } catch (err) {
+        const save = this.saveEntry(e.p, encodeBytes(e.n), e.st, prevNode).catch((err) => {
           this.fileError(e.p.toString(), err as Error);
-        }
+          return null;
+        });
+        // A free walker slot walks the subdirectory alongside this one; without one it is
+        // walked now (waiting for a slot instead could deadlock parents against children).
+        if (this.walkers.tryAcquire()) pending.push(save.finally(() => this.walkers.release()));
+        else pending.push(Promise.resolve(await save));
       }
     }
     const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== null);
-    return this.repo.saveTree({ nodes });
+    return this.repo.saveTree({ nodes }, prevTree);
   }
 
   /** --exclude-caches: a directory tagged with CACHEDIR.TAG keeps only the tag file. */

@@ -143,15 +143,30 @@ export class ChunkPool {
           this.wakeWriter(t);
         } else if (m.op === 'blobs') {
           for (const b of m.blobs) await this.repo.addSealed('data', b);
+        } else if (m.op === 'whole') {
+          for (const id of m.ids) t.content.push(toHex(id));
+          t.lengths.push(...m.lengths);
+          const need = await this.repo.reserveNew(m.ids);
+          for (let i = 0; i < need.length; i++) {
+            if (!need[i]) continue;
+            t.newBytes += m.lengths[i];
+            await this.repo.addSealed('data', m.blobs[i]);
+          }
+          this.finish(m.task, t);
+          t.resolve({ content: t.content, lengths: t.lengths, size: m.size, newBytes: t.newBytes });
         } else {
-          this.tasks.delete(m.task);
-          this.load[t.worker]--;
-          this.wakeWriter(t);
+          this.finish(m.task, t);
           if (m.error) t.reject(new SourceReadError(m.error));
           else t.resolve({ content: t.content, lengths: t.lengths, size: m.size, newBytes: t.newBytes });
         }
       })
       .catch((err) => this.fail(err));
+  }
+
+  private finish(task: number, t: Task) {
+    this.tasks.delete(task);
+    this.load[t.worker]--;
+    this.wakeWriter(t);
   }
 
   private fail(err: unknown) {

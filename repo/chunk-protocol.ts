@@ -16,9 +16,22 @@ export type WorkerRequest =
   | { op: 'end'; task: number }
   | { op: 'need'; task: number; batch: number; need: boolean[] };
 
+export interface SealedChunk {
+  id: Uint8Array;
+  stored: Uint8Array;
+  rawLength: number;
+  compressed: boolean;
+}
+
 export type WorkerReply =
   | { op: 'ids'; task: number; batch: number; ids: Uint8Array[]; lengths: number[] }
-  | { op: 'blobs'; task: number; batch: number; blobs: { id: Uint8Array; stored: Uint8Array; rawLength: number; compressed: boolean }[] }
+  | { op: 'blobs'; task: number; batch: number; blobs: SealedChunk[] }
+  /**
+   * A whole small file in one message: its ids, and every chunk already sealed. Asking
+   * which chunks are new would cost two more messages per file, and sealing a small
+   * chunk the repository turns out to have costs less than that.
+   */
+  | { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedChunk[]; size: number }
   /** A stream piece was chunked; the main thread may send another. */
   | { op: 'consumed'; task: number }
   | { op: 'done'; task: number; size: number; error?: string };

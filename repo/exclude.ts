@@ -20,7 +20,7 @@ function toRegex(pattern: string): RegExp {
   return new RegExp(`${anchored ? '^' : '(?:^|/)'}${body}(?:/.*)?$`);
 }
 
-function globToRegexSource(glob: string): string {
+export function globToRegexSource(glob: string): string {
   let out = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i];

@@ -13,6 +13,14 @@ import { fromHex, toHex } from './hex.js';
 const BLOB = 0x62; // 'b' + blob id
 const FILE = 0x66; // 'f' + index file name
 const VALUE_BYTES = 46;
+// First byte of a FILE value: its entries were read, or skipped because it is superseded.
+const READ = 0;
+const SKIPPED = 1;
+
+export interface KnownIndexFile {
+  supersedes: string[];
+  skipped: boolean;
+}
 
 type DB = ClassicLevel<Buffer, Buffer>;
 
@@ -40,26 +48,40 @@ export class IndexCache {
     }
   }
 
+  /**
+   * Synchronous gets: a lookup is a few microseconds in LevelDB's block cache, while each
+   * asynchronous call costs some 50 µs of main-thread time in the thread-pool round trip,
+   * and backup asks once per file.
+   */
   async lookupMany(ids: Uint8Array[]): Promise<(IndexedBlob | undefined)[]> {
-    if (ids.length === 0) return [];
-    const values = await this.db.getMany(ids.map(blobKey));
-    return values.map((v, i) => (v ? decodeValue(ids[i], v) : undefined));
+    return ids.map((id) => {
+      const v = this.db.getSync(blobKey(id));
+      return v ? decodeValue(id, v) : undefined;
+    });
   }
 
   async lookup(id: Uint8Array): Promise<IndexedBlob | undefined> {
     return (await this.lookupMany([id]))[0];
   }
 
-  async knownIndexFiles(): Promise<Set<string>> {
-    const names = new Set<string>();
-    for await (const key of this.db.keys({ gt: Buffer.from([FILE]), lt: Buffer.from([FILE + 1]) })) {
-      names.add(key.subarray(1).toString('latin1'));
+  /** Index files already read, each with the index files it supersedes. */
+  async knownIndexFiles(): Promise<Map<string, KnownIndexFile>> {
+    const files = new Map<string, KnownIndexFile>();
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.from([FILE]), lt: Buffer.from([FILE + 1]) })) {
+      const supersedes: string[] = [];
+      for (let at = 1; at + 32 <= value.length; at += 32) supersedes.push(toHex(value.subarray(at, at + 32)));
+      files.set(key.subarray(1).toString('latin1'), { supersedes, skipped: value[0] === SKIPPED });
     }
-    return names;
+    return files;
+  }
+
+  /** Marks a superseded index file as seen without using its entries. */
+  async skipIndexFile(name: string): Promise<void> {
+    await this.db.put(fileKey(name), Buffer.from([SKIPPED]));
   }
 
   /** Records every blob of an index file and marks the file as read, atomically. */
-  async addIndexFile(name: string, packs: { id: string; blobs: BlobEntry[] }[]): Promise<void> {
+  async addIndexFile(name: string, packs: { id: string; blobs: BlobEntry[] }[], supersedes: string[] = []): Promise<void> {
     let batch = this.db.batch();
     let n = 0;
     for (const p of packs) {
@@ -73,7 +95,7 @@ export class IndexCache {
         }
       }
     }
-    batch.put(fileKey(name), Buffer.alloc(0));
+    batch.put(fileKey(name), Buffer.concat([Buffer.from([READ]), ...supersedes.map((s) => fromHex(s))]));
     await batch.write();
   }
 

@@ -7,22 +7,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
-import { open as openSealed, seal } from '../crypto/aead.js';
+import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
 import { KdfParams } from '../crypto/kdf.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { BlobType, IndexedBlob } from './blob.js';
-import { compressIfSmaller, decompress } from './compression.js';
+import { compressIfSmaller } from './compression.js';
 import { newConfig, RepoConfig, validateConfig } from './config.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { RepositoryNotFoundError } from './errors/repository-not-found-error.js';
 import { WrongPasswordError } from './errors/wrong-password-error.js';
+import { openStoredBlob } from './blob-open.js';
 import { fromHex, objectName, toHex } from './hex.js';
 import { IndexCache } from './index-cache.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
 import { createKeyFile, parseKeyFile, saveKeyFile, unwrapKeyFile } from './key-file.js';
-import { PackCache } from './pack-cache.js';
 import { FinishedPack, PackWriter, SealedBlob } from './pack-writer.js';
 import { openJson, sealFile, sealJson, openFile } from './sealed-file.js';
 import { parseTree, serializeTree, Tree } from './tree.js';
@@ -32,6 +32,8 @@ export interface OpenOptions {
   cacheDir?: string;
   /** Packs uploaded concurrently. */
   connections?: number;
+  /** When given, a damaged index file is reported here and skipped instead of failing the open (check uses this). */
+  onIndexError?: (name: string, err: Error) => void;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -40,8 +42,12 @@ export interface InitOptions extends OpenOptions {
   kdf?: Partial<KdfParams>;
 }
 
-/** Memory for whole tree packs (see PackCache); larger packs are read blob by blob. */
-const TREE_PACK_CACHE_BYTES = 64 << 20;
+/**
+ * Tree packs kept in memory after one read. Walking a snapshot loads every tree, and
+ * trees of neighbouring directories share packs: one read per pack instead of one per
+ * directory.
+ */
+const TREE_PACK_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** Index entries pending in memory before they are written out as one index file. */
 const INDEX_FLUSH_BLOBS = 100_000;
@@ -58,10 +64,12 @@ export class Repository {
   private pendingBlobCount = 0;
   private writers?: { data: PackWriter; tree: PackWriter };
   private indexWrite: Promise<void> = Promise.resolve();
+  private readonly treePacks = new Map<string, Promise<Uint8Array>>();
+  private treePackBytes = 0;
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
-  private readonly treePacks = new PackCache(TREE_PACK_CACHE_BYTES);
+  private onIndexError?: (name: string, err: Error) => void;
 
   private constructor(
     readonly backend: Backend,
@@ -96,6 +104,7 @@ export class Repository {
   private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
     const index = await IndexCache.open(path.join(opts.cacheDir ?? defaultCacheDir(), config.id));
     const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5);
+    repo.onIndexError = opts.onIndexError;
     try {
       await repo.syncIndex();
     } catch (err) {
@@ -106,22 +115,43 @@ export class Repository {
   }
 
   /**
-   * Reads index files the cache has not seen. If an index file the cache has read is gone
-   * (prune replaced it), the cache may point at deleted packs, so it is rebuilt.
+   * Reads index files the cache has not seen. If an index file the cache has read is gone,
+   * or is superseded by one that prune wrote, the cache may point at deleted packs, so it
+   * is rebuilt from the index files in effect (those no present index file supersedes).
    */
   async syncIndex(): Promise<void> {
     const present = new Set<string>();
     for await (const f of this.backend.list('index')) present.add(f.name);
     let known = await this.index.knownIndexFiles();
-    if ([...known].some((n) => !present.has(n))) {
+    if ([...known.keys()].some((n) => !present.has(n))) {
       await this.index.clear();
-      known = new Set();
+      known = new Map();
     }
-    const todo = [...present].filter((n) => !known.has(n));
-    await mapLimit(todo, 8, async (name) => {
-      const idx = await this.loadIndexFile(name);
-      await this.index.addIndexFile(name, idx.packs);
-    });
+    const read = async (names: string[], skip: Set<string>) =>
+      mapLimit(names, 8, async (name) => {
+        if (skip.has(name)) {
+          await this.index.skipIndexFile(name);
+          return;
+        }
+        let idx;
+        try {
+          idx = await this.loadIndexFile(name);
+        } catch (err) {
+          if (!this.onIndexError || !(err instanceof CorruptObjectError)) throw err;
+          this.onIndexError(name, err);
+          return;
+        }
+        await this.index.addIndexFile(name, idx.packs, idx.supersedes);
+        known.set(name, { supersedes: idx.supersedes, skipped: false });
+      });
+    await read([...present].filter((n) => !known.has(n)), new Set());
+    const superseded = supersededFiles([...known.values()].map((k) => k.supersedes));
+    if ([...known].some(([n, k]) => superseded.has(n) && !k.skipped)) {
+      // Only after an interrupted prune: read again, leaving out what was superseded.
+      await this.index.clear();
+      known = new Map();
+      await read([...present], superseded);
+    }
   }
 
   async loadIndexFile(name: string) {
@@ -147,39 +177,50 @@ export class Repository {
     return this.index.lookup(id);
   }
 
+  /** Batched lookupBlob. */
+  async lookupBlobs(ids: Uint8Array[]): Promise<(IndexedBlob | undefined)[]> {
+    const found = await this.index.lookupMany(ids);
+    return ids.map((id, i) => this.sessionBlobs.get(toHex(id)) ?? found[i]);
+  }
+
   /** Decrypts, decompresses and checks the id of a blob: a swapped or damaged blob is caught here. */
   async loadBlob(id: Uint8Array | string): Promise<Uint8Array> {
     const bid = typeof id === 'string' ? fromHex(id) : id;
     const entry = await this.lookupBlob(bid);
     if (!entry) throw new CorruptObjectError(`blob ${toHex(bid)}`, 'not in the index (missing)');
-    const h = { type: 'data' as const, name: entry.pack };
     const stored =
-      entry.type === 'tree' && this.config.packSize <= TREE_PACK_CACHE_BYTES / 4
-        ? (await this.treePacks.get(entry.pack, () => this.backend.load(h))).subarray(entry.offset, entry.offset + entry.length)
-        : await this.backend.load(h, entry.offset, entry.length);
+      entry.type === 'tree'
+        ? (await this.treePack(entry.pack)).subarray(entry.offset, entry.offset + entry.length)
+        : await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
     return this.openBlob(entry, stored);
   }
 
+  private treePack(name: string): Promise<Uint8Array> {
+    let p = this.treePacks.get(name);
+    if (p) {
+      // Most recently used last.
+      this.treePacks.delete(name);
+      this.treePacks.set(name, p);
+      return p;
+    }
+    p = this.backend.load({ type: 'data', name });
+    this.treePacks.set(name, p);
+    p.then(
+      (bytes) => {
+        this.treePackBytes += bytes.length;
+        while (this.treePackBytes > TREE_PACK_CACHE_BYTES && this.treePacks.size > 1) {
+          const [oldest, op] = this.treePacks.entries().next().value as [string, Promise<Uint8Array>];
+          this.treePacks.delete(oldest);
+          void op.then((b) => (this.treePackBytes -= b.length));
+        }
+      },
+      () => this.treePacks.delete(name),
+    );
+    return p;
+  }
+
   openBlob(entry: IndexedBlob, stored: Uint8Array): Uint8Array {
-    const label = `blob ${toHex(entry.id)} in pack ${entry.pack}`;
-    if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label}`);
-    let plain: Uint8Array;
-    try {
-      plain = openSealed(this.key.encrypt, stored);
-    } catch {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label} fails authentication`);
-    }
-    if (entry.compressed) {
-      try {
-        plain = decompress(plain, entry.rawLength);
-      } catch (err) {
-        throw new CorruptObjectError(`data/${entry.pack}`, `${label}: ${(err as Error).message}`);
-      }
-    }
-    if (!Buffer.from(this.hashBlob(plain)).equals(Buffer.from(entry.id))) {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label} does not match its id`);
-    }
-    return plain;
+    return openStoredBlob(this.key.encrypt, this.hashBlob, entry, stored);
   }
 
   async loadTree(id: string): Promise<Tree> {
@@ -230,9 +271,14 @@ export class Repository {
     await this.packWriters()[type].add(b);
   }
 
-  /** Hashes, deduplicates and stores a blob written from the main thread (trees, maps). */
-  async saveBlob(type: BlobType, data: Uint8Array): Promise<string> {
+  /**
+   * Hashes, deduplicates and stores a blob written from the main thread (trees, maps).
+   * `stored` names a blob known to be in the repository (a parent snapshot's tree): when
+   * the new blob has that id, the index lookup is skipped.
+   */
+  async saveBlob(type: BlobType, data: Uint8Array, stored?: string): Promise<string> {
     const id = this.hashBlob(data);
+    if (stored !== undefined && toHex(id) === stored) return stored;
     const [needed] = await this.reserveNew([id]);
     if (needed) {
       const packed = compressIfSmaller(data);
@@ -241,8 +287,8 @@ export class Repository {
     return toHex(id);
   }
 
-  async saveTree(tree: Tree): Promise<string> {
-    return this.saveBlob('tree', serializeTree(tree));
+  async saveTree(tree: Tree, stored?: string): Promise<string> {
+    return this.saveBlob('tree', serializeTree(tree), stored);
   }
 
   private packStored(p: FinishedPack): void {
@@ -330,6 +376,11 @@ async function findKey(backend: Backend, password: string): Promise<{ master: Ma
     throw new CorruptObjectError(damaged.map((d) => d.split(':')[0]).join(', '), `no usable key file (${damaged.join('; ')})`);
   }
   throw new WrongPasswordError(backend.location(), names);
+}
+
+/** Index files that another index file supersedes; their entries must not be used. */
+export function supersededFiles(lists: string[][]): Set<string> {
+  return new Set(lists.flat());
 }
 
 export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {

@@ -3,11 +3,11 @@
  * holes as holes, hard links as links, then ownership, modes and times. A file that
  * cannot be restored is reported and skipped; the rest still comes back.
  */
-import { promises as fs, constants as fsc, chmodSync, lchownSync, lutimesSync } from 'node:fs';
+import { promises as fs, constants as fsc } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { restoreContents } from './content-restore.js';
+import { restoreContents } from './content-restorer.js';
 import { compileExcludes } from './exclude.js';
 import { Repository, mapLimit } from './repository.js';
 import { findNode, walkTree } from './tree-walk.js';
@@ -25,7 +25,7 @@ export interface RestoreOptions {
   include?: string[];
   exclude?: string[];
   verify?: boolean;
-  /** Pack reads in flight (default 5). */
+  /** Pack reads in flight (--connections); default 4. */
   connections?: number;
   onProgress?: (p: RestoreProgress) => void;
   onFileError?: (path: string, err: Error) => void;
@@ -110,18 +110,25 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     }
   }
 
-  await restoreContents(repo, files, {
-    connections: opts.connections ?? 5,
-    onBytes: (n) => {
-      progress.bytes += n;
-      report();
-    },
-    onFileDone: async (f) => {
-      await applyMetadata(f.dest, f.node);
-      progress.files++;
-      report();
-    },
-    onFileError: (f, err) => fail(f.dest, err),
+  const withXattrs: Item[] = [];
+  await restoreContents(repo, files, (it, err) => {
+    if (err) {
+      fail(it.dest, err);
+      return;
+    }
+    if (it.node.xattrs?.length) withXattrs.push(it);
+    progress.files++;
+    progress.bytes += it.node.size;
+    report();
+  }, opts.connections);
+  // Setting xattrs does not touch mtime, so the workers' times stay.
+  await mapLimit(withXattrs, 8, async (it) => {
+    try {
+      const refused = await writeXattrs(it.dest, it.node.xattrs!);
+      if (refused.length) throw new Error(`the target file system refused extended attributes ${refused.join(', ')} (everything else was restored)`);
+    } catch (err) {
+      fail(it.dest, err as Error);
+    }
   });
   for (const l of links) {
     try {
@@ -210,17 +217,10 @@ async function makeNode(dest: Buffer, n: TreeNode): Promise<void> {
   await execFileP('mknod', [p, n.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
 }
 
-const isRoot = process.getuid?.() === 0;
-
-/**
- * Ownership, mode and times are set with synchronous calls: each is one short system
- * call, and handing it to libuv's thread pool costs more than the call itself (restoring
- * many small files took twice as long that way).
- */
 async function applyMetadata(dest: Buffer, n: TreeNode): Promise<void> {
-  if (isRoot) lchownSync(dest, n.uid, n.gid);
-  if (n.type !== 'symlink') chmodSync(dest, n.mode);
-  lutimesSync(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
+  if (process.getuid?.() === 0) await fs.lchown(dest, n.uid, n.gid);
+  if (n.type !== 'symlink') await fs.chmod(dest, n.mode);
+  await fs.lutimes(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
   // Setting xattrs does not touch mtime, so they may come last.
   if (n.xattrs?.length && n.type !== 'symlink') {
     const refused = await writeXattrs(dest, n.xattrs);

@@ -13,6 +13,13 @@ export class Semaphore {
     await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
+  /** Takes a slot only if one is free now. */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     if (next) next();

@@ -23,6 +23,8 @@ export interface Snapshot {
   paths: string[];
   tags: string[];
   parent?: string;
+  /** Set when the snapshot was rewritten (tags changed): the id it first had. */
+  original?: string;
   kind: SnapshotKind;
   tree: string;
   summary?: SnapshotSummary;

@@ -19,7 +19,14 @@ test('the index cache stores and finds blobs, and remembers which index files it
   assert.equal(found[0]?.rawLength, 207);
   assert.equal(found[1], undefined);
   assert.equal(found[2]?.compressed, true);
-  assert.deepEqual([...(await cache.knownIndexFiles())], ['idx1']);
+  assert.deepEqual([...(await cache.knownIndexFiles())], [['idx1', { supersedes: [], skipped: false }]]);
+  // Index files written by prune name the ones they supersede; superseded ones are skipped.
+  const old = randomBytes(32).toString('hex');
+  await cache.addIndexFile('idx2', [], [old]);
+  await cache.skipIndexFile(old);
+  const known = await cache.knownIndexFiles();
+  assert.deepEqual(known.get('idx2'), { supersedes: [old], skipped: false });
+  assert.deepEqual(known.get(old), { supersedes: [], skipped: true });
   await cache.close();
 });
 
@@ -28,7 +35,7 @@ test('a second process-level open of the same cache gets a private temporary cac
   const a = await IndexCache.open(dir);
   const b = await IndexCache.open(dir);
   await b.addIndexFile('x', []);
-  assert.deepEqual([...(await a.knownIndexFiles())], []);
+  assert.deepEqual([...(await a.knownIndexFiles()).keys()], []);
   await b.close();
   const left = (await fs.readdir(dir)).filter((n) => n.includes('.tmp.'));
   assert.deepEqual(left, [], 'the private cache is removed on close');

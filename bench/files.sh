@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# cairn against restic on a ~1.5 GiB copy of parts of /usr: first backup, unchanged
+# backup, backup after changing 2% of the files, full restore. Prints wall time, peak
+# RSS and repository size per step and tool, and the ratio cairn/restic, as markdown.
+#
+# Usage: bench/files.sh            (after `npm ci`; needs restic and GNU time, see README)
+# Environment:
+#   BENCH_DATA   dataset cache (default /var/tmp/cairn-bench-data; reused by later runs)
+#   BENCH_DIR    repositories, caches and restores (default /var/tmp/cairn-bench-run; wiped)
+#   BENCH_BYTES  dataset size to aim for (default 1.5 GiB)
+#   BENCH_TOOLS  "cairn restic" (default), or one of them
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+data=${BENCH_DATA:-/var/tmp/cairn-bench-data}
+work=${BENCH_DIR:-/var/tmp/cairn-bench-run}
+target_bytes=${BENCH_BYTES:-$((3 * 1024 * 1024 * 1024 / 2))}
+tools=${BENCH_TOOLS:-cairn restic}
+src=$data/usr
+password=bench-password-not-secret
+# Bulky directories of many small files first, then a few large binaries to reach the size.
+candidates=(/usr/share /usr/include /usr/lib/python3 /usr/bin /usr/lib/llvm-14 /usr/lib/gcc /usr/lib/x86_64-linux-gnu /usr/lib/jvm)
+
+die() { echo "files.sh: $*" >&2; exit 1; }
+command -v restic >/dev/null || [[ $tools != *restic* ]] || die "restic is missing: apt-get install -y restic"
+[ -x /usr/bin/time ] || die "/usr/bin/time is missing: apt-get install -y time"
+[ -f "$here/dist/cmd/main.js" ] || die "cairn is not built: run npm ci (or npm run build) in $here"
+
+# ---- dataset ----------------------------------------------------------------------------
+
+build_dataset() {
+  echo "building the dataset in $src (once; later runs reuse it)" >&2
+  rm -rf "$data"
+  mkdir -p "$src.partial"
+  local have=0 d
+  for d in "${candidates[@]}"; do
+    [ -d "$d" ] || continue
+    (( have < target_bytes )) || break
+    mkdir -p "$src.partial$(dirname "$d")"
+    cp -a "$d" "$src.partial$(dirname "$d")/"
+    have=$(du -sb "$src.partial" | cut -f1)
+    echo "  + $d: $((have / 1048576)) MiB" >&2
+  done
+  mv "$src.partial" "$src"
+}
+
+# Step (c) appends to every 50th file; the original sizes are kept so that a later run (or
+# one interrupted after the change) can cut the files back to their original content.
+changes=$data/changed-files
+restore_dataset() {
+  [ -f "$changes" ] || return 0
+  while IFS=$'\t' read -r size f; do truncate -s "$size" "$f"; done <"$changes"
+  rm -f "$changes"
+}
+
+change_files() {
+  find "$src" -type f -printf '%s\t%p\n' | LC_ALL=C sort -t $'\t' -k2 | awk 'NR % 50 == 0' >"$changes.new"
+  mv "$changes.new" "$changes"
+  local i=0
+  while IFS=$'\t' read -r _ f; do
+    printf 'cairn bench change %d\n' "$i" >>"$f"
+    i=$((i + 1))
+  done <"$changes"
+  echo "$i"
+}
+
+# Regular files and their bytes (du counts directory sizes, which differ between copies).
+file_totals() { find "$1" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n, b }'; }
+
+[ -d "$src" ] || build_dataset
+restore_dataset
+files=$(find "$src" -type f | wc -l)
+bytes=$(du -sb "$src" | cut -f1)
+
+# ---- measuring ----------------------------------------------------------------------------
+
+rm -rf "$work"
+mkdir -p "$work"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+export CAIRN_PASSWORD=$password RESTIC_PASSWORD=$password
+export RESTIC_CACHE_DIR=$work/restic-cache
+cairn_repo=$work/cairn-repo
+restic_repo=$work/restic-repo
+cairn=(node "$here/bin/cairn.js" --repo "$cairn_repo" --cache-dir "$work/cairn-cache" --quiet)
+restic=(restic --repo "$restic_repo" --quiet)
+
+cache_note="page cache dropped before every step"
+cold() {
+  sync
+  if ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+    # Not permitted: read the source once so both tools start equally warm.
+    cache_note="page cache could not be dropped; the source was read once before every step so both tools start warm"
+    tar -cf - "$src" 2>/dev/null | cat >/dev/null
+  fi
+}
+
+declare -A wall rss size
+# measure TOOL STEP CMD... : runs CMD under GNU time and records wall seconds and peak RSS.
+measure() {
+  local tool=$1 step=$2
+  shift 2
+  cold
+  local out=$work/time.$tool.$step
+  if ! /usr/bin/time -f '%e %M' -o "$out" "$@" >"$work/log.$tool.$step" 2>&1; then
+    cat "$work/log.$tool.$step" >&2
+    die "$tool failed at step $step"
+  fi
+  read -r wall[$tool.$step] rss[$tool.$step] <"$out"
+  local repo=$cairn_repo
+  [ "$tool" = restic ] && repo=$restic_repo
+  size[$tool.$step]=$(du -sb "$repo" | cut -f1)
+  echo "  $tool $step: ${wall[$tool.$step]} s, $((rss[$tool.$step] / 1024)) MiB RSS" >&2
+}
+
+has() { [[ " $tools " == *" $1 "* ]]; }
+
+has cairn && "${cairn[@]}" init >/dev/null
+has restic && "${restic[@]}" init --repository-version 2 >/dev/null
+
+steps=(first unchanged changed restore)
+for tool in $tools; do
+  case $tool in
+    cairn) measure cairn first "${cairn[@]}" backup "$src" ;;
+    restic) measure restic first "${restic[@]}" backup "$src" ;;
+  esac
+done
+for tool in $tools; do
+  case $tool in
+    cairn) measure cairn unchanged "${cairn[@]}" backup "$src" ;;
+    restic) measure restic unchanged "${restic[@]}" backup "$src" ;;
+  esac
+done
+changed=$(change_files)
+trap restore_dataset EXIT
+for tool in $tools; do
+  case $tool in
+    cairn) measure cairn changed "${cairn[@]}" backup "$src" ;;
+    restic) measure restic changed "${restic[@]}" backup "$src" ;;
+  esac
+done
+for tool in $tools; do
+  rm -rf "$work/restore-$tool"
+  mkdir -p "$work/restore-$tool"
+  case $tool in
+    cairn) measure cairn restore "${cairn[@]}" restore latest --target "$work/restore-$tool" ;;
+    restic) measure restic restore "${restic[@]}" restore latest --target "$work/restore-$tool" ;;
+  esac
+  # Not timed: the restore must hold as many files and bytes as the source.
+  got=$(file_totals "$work/restore-$tool$src")
+  [ "$got" = "$(file_totals "$src")" ] || die "$tool restored $got (files, bytes), the source has $(file_totals "$src")"
+  rm -rf "$work/restore-$tool"
+done
+restore_dataset
+
+# ---- report -------------------------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+mibb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+
+echo
+echo "Dataset: $files files, $(mibb "$bytes") MiB (parts of /usr); step (c) changed $changed files."
+echo "Load average before / after the run: $load_before / $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine skew the times)."
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(restic version 2>/dev/null | cut -d' ' -f1-2); node $(node --version). ${cache_note^}."
+echo
+if has cairn && has restic; then
+  echo "| step | cairn s | restic s | ratio (≤ 0.75) | cairn RSS MiB | restic RSS MiB | ratio (≤ 1.5) | cairn repo MiB | restic repo MiB | ratio (≤ 1.05) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in "${steps[@]}"; do
+    echo "| $s | ${wall[cairn.$s]} | ${wall[restic.$s]} | $(ratio "${wall[cairn.$s]}" "${wall[restic.$s]}") |" \
+      "$(mib "${rss[cairn.$s]}") | $(mib "${rss[restic.$s]}") | $(ratio "${rss[cairn.$s]}" "${rss[restic.$s]}") |" \
+      "$(mibb "${size[cairn.$s]}") | $(mibb "${size[restic.$s]}") | $(ratio "${size[cairn.$s]}" "${size[restic.$s]}") |"
+  done
+else
+  echo "| step | $tools s | RSS MiB | repo MiB |"
+  echo "|---|---:|---:|---:|"
+  for s in "${steps[@]}"; do
+    echo "| $s | ${wall[$tools.$s]} | $(mib "${rss[$tools.$s]}") | $(mibb "${size[$tools.$s]}") |"
+  done
+fi

@@ -1,0 +1,31 @@
+/**
+ * Opening a stored blob: decrypt, decompress, check the id. Shared by the repository
+ * (main thread) and the restore workers, so a swapped or damaged blob is caught in both.
+ */
+import { open as openSealed } from '../crypto/aead.js';
+import { IndexedBlob } from './blob.js';
+import { decompress } from './compression.js';
+import { CorruptObjectError } from './errors/corrupt-object-error.js';
+import { toHex } from './hex.js';
+
+export function openStoredBlob(encryptKey: Uint8Array, hashBlob: (data: Uint8Array) => Uint8Array, entry: IndexedBlob, stored: Uint8Array): Uint8Array {
+  const label = `blob ${toHex(entry.id)} in pack ${entry.pack}`;
+  if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label}`);
+  let plain: Uint8Array;
+  try {
+    plain = openSealed(encryptKey, stored);
+  } catch {
+    throw new CorruptObjectError(`data/${entry.pack}`, `${label} fails authentication`);
+  }
+  if (entry.compressed) {
+    try {
+      plain = decompress(plain, entry.rawLength);
+    } catch (err) {
+      throw new CorruptObjectError(`data/${entry.pack}`, `${label}: ${(err as Error).message}`);
+    }
+  }
+  if (!Buffer.from(hashBlob(plain)).equals(Buffer.from(entry.id))) {
+    throw new CorruptObjectError(`data/${entry.pack}`, `${label} does not match its id`);
+  }
+  return plain;
+}

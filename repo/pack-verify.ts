@@ -1,0 +1,47 @@
+/**
+ * Verifying one downloaded pack against its index listing: its name is its SHA-256, its
+ * header decrypts and matches the index, and every blob decrypts and hashes to its id.
+ * No I/O, so it runs in worker threads (repo/verify-worker.ts) as well.
+ */
+import { open as openSealed } from '../crypto/aead.js';
+import { BlobEntry } from './blob.js';
+import { openStoredBlob } from './blob-open.js';
+import { objectName, toHex } from './hex.js';
+import { decodePackHeader } from './pack-format.js';
+
+export interface PackVerdict {
+  /** Problems in words, empty when the pack is sound. */
+  faults: string[];
+  /** Ids (hex) of blobs that fail to decrypt or do not match their id. */
+  damaged: string[];
+}
+
+export function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array) => Uint8Array, pack: { id: string; blobs: BlobEntry[] }, bytes: Uint8Array): PackVerdict {
+  const faults: string[] = [];
+  const actual = objectName(bytes);
+  if (actual !== pack.id) faults.push(`its SHA-256 is ${actual}, not its name`);
+  try {
+    if (bytes.length < 4) throw new Error('pack too short');
+    const len = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(bytes.length - 4);
+    if (len + 4 > bytes.length) throw new Error('header length points outside the pack');
+    const header = decodePackHeader(openSealed(encryptKey, bytes.subarray(bytes.length - 4 - len, bytes.length - 4)), bytes.length);
+    const key = (b: BlobEntry) => `${b.type}:${toHex(b.id)}:${b.offset}:${b.length}:${b.rawLength}:${b.compressed}`;
+    const listed = new Set(pack.blobs.map(key));
+    if (header.length !== pack.blobs.length || !header.every((b) => listed.has(key(b)))) faults.push('its header does not match the index');
+  } catch (err) {
+    const m = (err as Error).message;
+    faults.push(`its header cannot be read (${m === 'pack too short' || m.startsWith('header length') ? m : 'fails authentication'})`);
+  }
+  const damaged: string[] = [];
+  const described: string[] = [];
+  for (const b of pack.blobs) {
+    try {
+      openStoredBlob(encryptKey, hashBlob, { ...b, pack: pack.id }, bytes.subarray(b.offset, b.offset + b.length));
+    } catch {
+      damaged.push(toHex(b.id));
+      described.push(`${b.type} blob ${toHex(b.id)}`);
+    }
+  }
+  if (described.length > 0) faults.push(`damaged: ${described.join(', ')}`);
+  return { faults, damaged };
+}

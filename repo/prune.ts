@@ -1,0 +1,219 @@
+/**
+ * Prune: removes what no snapshot references. The caller holds the exclusive lock, so no
+ * backup can start referencing a blob while it is being removed.
+ *
+ * Order makes an interruption at any moment harmless:
+ *  1. repacked blobs go into new packs (until step 2 nothing lists them: unreferenced);
+ *  2. ONE new index file lists every kept blob and supersedes every old index file,
+ *     so readers switch from the old view to the new one in a single write;
+ *  3. the old index files are deleted;
+ *  4. only then are packs deleted (none of them is listed by the new index).
+ */
+import { BlobEntry, BlobType } from './blob.js';
+import { encodeIndex, IndexedPack } from './index-format.js';
+import { listPacks, loadIndexFiles, ListedPack } from './index-files.js';
+import { objectName, toHex } from './hex.js';
+import { LockHandle } from './lock.js';
+import { FinishedPack, PackWriter } from './pack-writer.js';
+import { referencedBlobs, ReferencedBlobs } from './references.js';
+import { mapLimit, Repository } from './repository.js';
+import { sealFile } from './sealed-file.js';
+
+export type PruneStep = 'index' | 'snapshots' | 'plan' | 'repack' | 'write-index' | 'delete-index' | 'delete-packs' | 'done';
+
+export interface PruneOptions {
+  /** Repack a pack when more than this share of its bytes is unused (0.05 = 5%). */
+  maxUnused: number;
+  dryRun?: boolean;
+  /** The exclusive lock held by the caller; checked before anything is deleted. */
+  lock?: LockHandle;
+  onStep?: (step: PruneStep) => void;
+}
+
+export interface PruneStats {
+  snapshots: number;
+  packs: number;
+  /** Bytes of all packs before pruning. */
+  totalBytes: number;
+  usedBlobs: number;
+  unusedBlobs: number;
+  unusedBytes: number;
+  deletePacks: number;
+  deleteBytes: number;
+  repackPacks: number;
+  repackBytes: number;
+  unreferencedPacks: number;
+  unreferencedBytes: number;
+  /** Filled in after the run (zero for a dry run). */
+  newPacks: number;
+  newPackBytes: number;
+  bytesFreed: number;
+  indexFilesReplaced: number;
+}
+
+export class PruneAbortedError extends Error {
+  constructor(message: string) {
+    super(`prune stopped before changing anything: ${message}`);
+    this.name = 'PruneAbortedError';
+  }
+}
+
+interface Plan {
+  keep: ListedPack[];
+  repack: { pack: ListedPack; blobs: BlobEntry[] }[];
+  /** Listed packs to delete whole (no used blob), and packs that no index lists. */
+  remove: string[];
+  rewriteIndex: boolean;
+  stats: PruneStats;
+}
+
+export async function prune(repo: Repository, opts: PruneOptions): Promise<PruneStats> {
+  const step = (s: PruneStep) => opts.onStep?.(s);
+  step('index');
+  await repo.syncIndex();
+  const index = await loadIndexFiles(repo);
+  for (const [name, f] of index.files) {
+    if (f instanceof Error) throw new PruneAbortedError(`index/${name} cannot be read (${f.message}); run \`cairn check\``);
+  }
+  const present = await listPacks(repo);
+
+  step('snapshots');
+  const snapshots = await repo.listSnapshots((err) => {
+    throw new PruneAbortedError(`${err.message.split('. Run')[0]}: a damaged snapshot may reference blobs; remove it with \`cairn forget ID\` first`);
+  });
+  const used = new ReferencedBlobs();
+  for (const s of snapshots) {
+    try {
+      await referencedBlobs(repo, s.snapshot, used);
+    } catch (err) {
+      throw new PruneAbortedError(`snapshot ${s.id.slice(0, 8)}: ${(err as Error).message}`);
+    }
+  }
+
+  step('plan');
+  const plan = makePlan(index.packs, present, used, opts.maxUnused);
+  plan.stats.snapshots = snapshots.length;
+  plan.rewriteIndex ||= index.superseded.size > 0;
+  if (opts.dryRun || (!plan.rewriteIndex && plan.remove.length === 0)) {
+    const s = plan.stats;
+    s.bytesFreed = s.deleteBytes + s.unreferencedBytes + s.repackBytes - plan.repack.reduce((n, r) => n + r.blobs.reduce((m, b) => m + b.length, 0), 0);
+    return s;
+  }
+
+  step('repack');
+  const fresh = await repackBlobs(repo, plan.repack);
+  plan.stats.newPacks = fresh.length;
+  plan.stats.newPackBytes = fresh.reduce((n, p) => n + p.size, 0);
+
+  if (plan.rewriteIndex) {
+    step('write-index');
+    opts.lock?.assertHeld();
+    const old = [...index.files.keys()];
+    const packs: IndexedPack[] = [...plan.keep.map(({ id, size, blobs }) => ({ id, size, blobs })), ...fresh];
+    const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: old, packs }));
+    await repo.backend.save({ type: 'index', name: objectName(stored) }, stored);
+    plan.stats.indexFilesReplaced = old.length;
+
+    step('delete-index');
+    for (const name of old) await repo.backend.remove({ type: 'index', name });
+  }
+
+  step('delete-packs');
+  opts.lock?.assertHeld();
+  await mapLimit(plan.remove, 8, async (name) => repo.backend.remove({ type: 'data', name }));
+  plan.stats.bytesFreed = plan.stats.deleteBytes + plan.stats.repackBytes + plan.stats.unreferencedBytes - plan.stats.newPackBytes;
+
+  step('done');
+  await repo.syncIndex();
+  return plan.stats;
+}
+
+function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>, used: ReferencedBlobs, maxUnused: number): Plan {
+  const stats: PruneStats = {
+    snapshots: 0, packs: present.size, totalBytes: sum(present.values()), usedBlobs: used.size, unusedBlobs: 0, unusedBytes: 0,
+    deletePacks: 0, deleteBytes: 0, repackPacks: 0, repackBytes: 0, unreferencedPacks: 0, unreferencedBytes: 0,
+    newPacks: 0, newPackBytes: 0, bytesFreed: 0, indexFilesReplaced: 0,
+  };
+  // A used blob stored twice (two backups raced to store it) keeps one copy: the one in
+  // the pack that is otherwise most used, so the other copy's pack can go.
+  const usedShare = (p: ListedPack) => p.blobs.filter((b) => used.has(toHex(b.id))).length / Math.max(1, p.blobs.length);
+  const order = [...listed.values()].sort((a, b) => usedShare(b) - usedShare(a) || a.id.localeCompare(b.id));
+  const kept = new Set<string>();
+  const unusable: string[] = [];
+  const plan: Plan = { keep: [], repack: [], remove: [], rewriteIndex: false, stats };
+
+  for (const p of order) {
+    const size = present.get(p.id);
+    const usable = size === p.size;
+    const keepBlobs = p.blobs.filter((b) => {
+      const id = toHex(b.id);
+      if (!used.has(id) || kept.has(id)) return false;
+      if (usable) kept.add(id);
+      return usable;
+    });
+    if (!usable) {
+      // Fatal only if a used blob has no sound copy elsewhere (checked below).
+      if (p.blobs.some((b) => used.has(toHex(b.id)))) unusable.push(`pack ${p.id} ${size === undefined ? 'is missing' : `has ${size} bytes, the index says ${p.size}`}`);
+      plan.rewriteIndex = true;
+      if (size !== undefined) plan.remove.push(p.id);
+      continue;
+    }
+    const unusedBytes = p.blobs.reduce((n, b) => n + b.length, 0) - keepBlobs.reduce((n, b) => n + b.length, 0);
+    stats.unusedBlobs += p.blobs.length - keepBlobs.length;
+    stats.unusedBytes += unusedBytes;
+    if (keepBlobs.length === 0) {
+      plan.remove.push(p.id);
+      plan.rewriteIndex = true;
+      stats.deletePacks++;
+      stats.deleteBytes += p.size;
+    } else if (unusedBytes > 0 && unusedBytes / p.size > maxUnused) {
+      plan.repack.push({ pack: p, blobs: keepBlobs });
+      plan.remove.push(p.id);
+      plan.rewriteIndex = true;
+      stats.repackPacks++;
+      stats.repackBytes += p.size;
+    } else {
+      plan.keep.push(p);
+    }
+  }
+  const lost = [...used.trees, ...used.data].filter((id) => !kept.has(id));
+  if (lost.length > 0) {
+    const what = [`${lost.length} used blobs have no sound copy (e.g. ${lost[0]})`, ...unusable];
+    throw new PruneAbortedError(`${what.join('; ')}; run \`cairn check\` to see which snapshots are affected`);
+  }
+  for (const [id, size] of present) {
+    if (!listed.has(id)) {
+      plan.remove.push(id);
+      stats.unreferencedPacks++;
+      stats.unreferencedBytes += size;
+    }
+  }
+  return plan;
+}
+
+/** Copies the kept blobs' stored bytes as they are (no re-encryption) into new packs. */
+async function repackBlobs(repo: Repository, work: Plan['repack']): Promise<FinishedPack[]> {
+  const fresh: FinishedPack[] = [];
+  const writer = (type: BlobType) =>
+    new PackWriter(type, repo.config.packSize, repo.key.encrypt, (name, bytes) => repo.backend.save({ type: 'data', name }, bytes), (p) => fresh.push(p), 4);
+  const writers = { data: writer('data'), tree: writer('tree') };
+  // One pack at a time keeps memory at a few packs, and the writers keep the upload going.
+  for (const { pack, blobs } of work) {
+    const bytes = await repo.backend.load({ type: 'data', name: pack.id });
+    if (objectName(bytes) !== pack.id) {
+      throw new PruneAbortedError(`pack ${pack.id} does not match its SHA-256 (damaged); run \`cairn check --read-data\``);
+    }
+    for (const b of blobs) {
+      await writers[b.type].add({ id: b.id, stored: bytes.subarray(b.offset, b.offset + b.length), rawLength: b.rawLength, compressed: b.compressed });
+    }
+  }
+  await writers.data.flush();
+  await writers.tree.flush();
+  return fresh;
+}
+
+function sum(values: Iterable<number>): number {
+  let n = 0;
+  for (const v of values) n += v;
+  return n;
+}

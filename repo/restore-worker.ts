@@ -1,0 +1,175 @@
+/**
+ * Restore worker: decrypts, decompresses and checks the blobs of a pack range, and writes
+ * them into the files it owns with synchronous calls (no thread-pool round trip per
+ * write). When a file has all its writes, the worker cuts it to length, sets owner,
+ * mode and times through the open descriptor, and closes it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import fs, { constants as fsc } from 'node:fs';
+import { createBlobHasher } from '../crypto/blob-id.js';
+import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
+import { openStoredBlob } from './blob-open.js';
+import type { FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit } from './restore-protocol.js';
+
+/** Descriptors kept open for files still waiting for blobs from later packs. */
+const MAX_OPEN = 256;
+
+interface FileState {
+  spec: FileSpec;
+  path: Buffer;
+  done: number;
+  created: boolean;
+  fd?: number;
+  error?: { message: string; code?: string };
+}
+
+const init = workerData as RestoreWorkerInit;
+const port = parentPort!;
+const files = new Map<number, FileState>();
+/** Open descriptors, least recently used first. */
+const open = new Map<number, number>();
+let queue = createBlobHasher(init.blobIdKey).then((h) => h);
+
+port.on('message', (msg: RestoreRequest) => {
+  queue = queue.then((hash) => {
+    try {
+      handle(msg, hash);
+    } catch (err) {
+      // A bug, not a file error: end the worker so the restore fails instead of hanging.
+      setImmediate(() => {
+        throw err;
+      });
+    }
+    return hash;
+  });
+});
+
+function post(m: RestoreReply) {
+  port.postMessage(m);
+}
+
+function handle(msg: RestoreRequest, hash: (d: Uint8Array) => Uint8Array) {
+  if (msg.op === 'files') {
+    for (const spec of msg.files) {
+      const st: FileState = { spec, path: Buffer.from(spec.path.buffer, spec.path.byteOffset, spec.path.byteLength), done: 0, created: false };
+      files.set(spec.file, st);
+      if (spec.writes === 0) finish(st);
+    }
+  } else if (msg.op === 'failed') {
+    const st = files.get(msg.file)!;
+    st.error ??= { message: msg.error };
+    st.done += msg.count;
+    if (st.done >= st.spec.writes) finish(st);
+  } else {
+    for (const b of msg.blobs) {
+      let plain: Uint8Array | undefined;
+      let error: Error | undefined;
+      try {
+        plain = openStoredBlob(init.encryptKey, hash, { ...b, type: 'data' }, msg.stored.subarray(b.offset, b.offset + b.length));
+      } catch (err) {
+        error = err as Error;
+      }
+      for (const t of b.targets) {
+        const st = files.get(t.file)!;
+        if (error) st.error ??= { message: error.message };
+        else if (!st.error) write(st, plain!, t.offset);
+        st.done++;
+        if (st.done >= st.spec.writes) finish(st);
+      }
+    }
+    post({ op: 'range-done', seq: msg.seq });
+  }
+}
+
+function descriptor(st: FileState): number {
+  const file = st.spec.file;
+  let fd = open.get(file);
+  if (fd !== undefined) {
+    open.delete(file);
+    open.set(file, fd);
+    return fd;
+  }
+  if (open.size >= MAX_OPEN) {
+    const [oldest, ofd] = open.entries().next().value as [number, number];
+    open.delete(oldest);
+    fs.closeSync(ofd);
+  }
+  if (st.created) {
+    fd = fs.openSync(st.path, fsc.O_WRONLY);
+  } else {
+    // A new file, never an existing one: truncating an existing name could write through
+    // a hard link into a file outside the restore.
+    const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL;
+    try {
+      fd = fs.openSync(st.path, flags, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      fs.unlinkSync(st.path);
+      fd = fs.openSync(st.path, flags, 0o600);
+    }
+    st.created = true;
+  }
+  open.set(file, fd);
+  return fd;
+}
+
+function write(st: FileState, data: Uint8Array, position: number) {
+  try {
+    const fd = descriptor(st);
+    // Zero runs are skipped, not written, so the file stays sparse where the original was.
+    if (isAllZero(data)) return;
+    let at = 0;
+    for (const run of zeroRuns(data, ZERO_RUN_ALIGN)) {
+      if (run.offset > at) writeAll(fd, data.subarray(at, run.offset), position + at);
+      at = run.offset + run.length;
+    }
+    if (at < data.length) writeAll(fd, data.subarray(at), position + at);
+  } catch (err) {
+    fail(st, err);
+  }
+}
+
+function writeAll(fd: number, data: Uint8Array, position: number) {
+  let done = 0;
+  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, position + done);
+}
+
+function fail(st: FileState, err: unknown) {
+  const e = err as NodeJS.ErrnoException;
+  st.error ??= { message: e.message, code: e.code };
+  const fd = open.get(st.spec.file);
+  if (fd !== undefined) {
+    open.delete(st.spec.file);
+    fs.closeSync(fd);
+  }
+}
+
+function finish(st: FileState) {
+  const s = st.spec;
+  if (!st.error) {
+    try {
+      const fd = descriptor(st);
+      // Also gives trailing holes their length.
+      fs.ftruncateSync(fd, s.contentLength);
+      if (init.chown) fs.fchownSync(fd, s.uid, s.gid);
+      fs.fchmodSync(fd, s.mode);
+      fs.futimesSync(fd, s.atime, s.mtime);
+      if (s.contentLength !== s.size) st.error = { message: `restored ${s.contentLength} bytes, the snapshot records ${s.size}` };
+    } catch (err) {
+      fail(st, err);
+    }
+  }
+  const fd = open.get(s.file);
+  if (fd !== undefined) {
+    open.delete(s.file);
+    fs.closeSync(fd);
+  }
+  // Never leave a half-written file that could pass for the original.
+  if (st.error && st.created) {
+    try {
+      fs.unlinkSync(st.path);
+    } catch {}
+  }
+  files.delete(s.file);
+  post({ op: 'file-done', file: s.file, error: st.error?.message, code: st.error?.code });
+}
