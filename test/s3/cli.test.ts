@@ -15,7 +15,7 @@ describe('cairn on an S3 repository (Ceph)', () => {
     await testS3();
   });
 
-  it('init creates the bucket; backup, snapshots --json and restore give the tree back byte for byte', async () => {
+  it('init creates the bucket; backup, snapshots --json, restore byte for byte and check --read-data', async () => {
     const r = await s3Repo('e2e');
     const client = s3Client(r.endpoint);
     try {
@@ -55,6 +55,9 @@ describe('cairn on an S3 repository (Ceph)', () => {
       assert.equal(rsum.retries, 0);
       const full = { times: true, owners: process.getuid?.() === 0, xattrs: true };
       assert.deepEqual(diffDigests(await treeDigest(src, full), await treeDigest(path.join(target, src), full)), []);
+
+      const check = await cairn([...r.g, 'check', '--read-data'], env);
+      assert.equal(check.code, 0, `check --read-data: ${check.stdout}${check.stderr}`);
     } finally {
       client.destroy();
       await deleteBucket(r.endpoint, r.bucket);
