@@ -3,7 +3,7 @@
  * master key so they can be raised later without breaking old key files.
  */
 import { randomBytes } from 'node:crypto';
-import { argon2id } from 'hash-wasm';
+import { Worker } from 'node:worker_threads';
 
 export interface KdfParams {
   name: 'argon2id';
@@ -85,16 +85,23 @@ export function validateKdfParams(p: unknown): Uint8Array {
   return salt;
 }
 
-/** Derives the 32-byte key that wraps the master key. */
+/**
+ * Derives the 32-byte key that wraps the master key. Argon2id runs in a short-lived
+ * worker thread: WASM memory never shrinks, so running it here would keep its 64 MiB
+ * for the rest of a long backup.
+ */
 export async function deriveKey(password: string, p: KdfParams): Promise<Uint8Array> {
   const salt = validateKdfParams(p);
-  return argon2id({
-    password,
-    salt,
-    memorySize: p.memoryKiB,
-    iterations: p.iterations,
-    parallelism: p.parallelism,
-    hashLength: KEY_BYTES,
-    outputType: 'binary',
+  const worker = new Worker(new URL('./kdf-worker.js', import.meta.url), {
+    workerData: { password, salt, memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism, hashLength: KEY_BYTES },
   });
+  try {
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      worker.once('message', (key: Uint8Array) => resolve(key));
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`key derivation stopped (exit ${code})`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
 }

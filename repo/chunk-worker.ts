@@ -38,6 +38,7 @@ const port = parentPort!;
 const hashPromise = createBlobHasher(init.blobIdKey);
 const answers = new Map<string, (need: boolean[]) => void>();
 const streams = new Map<number, PieceQueue>();
+let fileQueue: Promise<unknown> = Promise.resolve();
 
 /** Pieces of a stream task, in arrival order; null marks the end. */
 class PieceQueue {
@@ -67,9 +68,15 @@ port.on('message', (msg: WorkerRequest) => {
     streams.get(msg.task)?.put(null);
   } else {
     if (msg.op === 'stream') streams.set(msg.task, new PieceQueue());
-    runTask(msg)
-      .catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }))
-      .finally(() => streams.delete(msg.task));
+    const run = () =>
+      runTask(msg)
+        .catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }))
+        .finally(() => streams.delete(msg.task));
+    // Files run one at a time: each holds up to a file or a chunking window in memory,
+    // and the main thread keeps enough queued to keep this worker busy. Streams are fed
+    // piece by piece by the main thread, so they must not wait behind each other.
+    if (msg.op === 'file') fileQueue = fileQueue.then(run);
+    else void run();
   }
 });
 
