@@ -95,7 +95,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   for (const [name, f] of index.files) {
     if (f instanceof Error) report('error', `index/${name}`, `cannot be read: ${f instanceof CorruptObjectError ? f.detail : f.message}`);
   }
-  for (const name of index.superseded) report('warning', `index/${name}`, 'is superseded by a newer index file (left by an interrupted prune; the next prune deletes it)');
+  for (const name of index.superseded) report('warning', `index/${name}`, 'is superseded by a newer index file (left by an interrupted prune, or put back after a prune; readers ignore it and the next prune deletes it)');
   const present = await listPacks(repo);
   const unusablePacks = new Set<string>();
   const blobCopies = new Map<string, { entry: BlobEntry; pack: string }[]>();

@@ -60,11 +60,14 @@ export function parseKeyFile(bytes: Uint8Array, label: string): KeyFile {
 /** The master key, or null when the password does not open this key file. */
 export async function unwrapKeyFile(kf: KeyFile, password: string): Promise<MasterKey | null> {
   const kek = await deriveKey(password, kf.kdf);
+  let raw: Uint8Array | undefined;
   try {
-    return decodeMasterKey(open(kek, Buffer.from(kf.data, 'base64')));
+    raw = open(kek, Buffer.from(kf.data, 'base64'));
+    return decodeMasterKey(raw);
   } catch {
     return null;
   } finally {
-    wipe(kek);
+    // decodeMasterKey copied the parts out; the unwrapped bytes are no longer needed.
+    wipe(kek, ...(raw ? [raw] : []));
   }
 }

@@ -5,7 +5,9 @@
  * Order makes an interruption at any moment harmless:
  *  1. repacked blobs go into new packs (until step 2 nothing lists them: unreferenced);
  *  2. ONE new index file lists every kept blob and supersedes every old index file,
- *     so readers switch from the old view to the new one in a single write;
+ *     so readers switch from the old view to the new one in a single write; it also
+ *     supersedes whatever those superseded, so an index file deleted by any earlier prune
+ *     and put back by someone holding the storage stays ignored;
  *  3. the old index files are deleted;
  *  4. only then are packs deleted (none of them is listed by the new index).
  */
@@ -109,8 +111,10 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
     step('write-index');
     opts.lock?.assertHeld();
     const old = [...index.files.keys()];
+    const supersedes = new Set(old);
+    for (const f of index.files.values()) if (!(f instanceof Error)) for (const s of f.supersedes) supersedes.add(s);
     const packs: IndexedPack[] = [...plan.keep.map(({ id, size, blobs }) => ({ id, size, blobs })), ...fresh];
-    const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: old, packs }));
+    const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: [...supersedes], packs }));
     await repo.backend.save({ type: 'index', name: objectName(stored) }, stored);
     plan.stats.indexFilesReplaced = old.length;
 
