@@ -57,7 +57,7 @@ cairn_bucket=cairn-bench-$suffix
 restic_bucket=restic-bench-$suffix
 drop_buckets() {
   for b in "$cairn_bucket" "$restic_bucket"; do
-    radosgw-admin -c "$CEPH_DIR/ceph.conf" bucket rm --bucket="$b" --purge-objects >/dev/null 2>&1 || true
+    radosgw-admin -c "$CEPH_DIR/ceph.conf" bucket rm --bucket="$b" --purge-objects --bypass-gc >/dev/null 2>&1 || true
   done
 }
 trap drop_buckets EXIT

@@ -107,6 +107,10 @@ rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $CEPH_DIR/rgw
 rgw enable usage log = false
 rgw thread pool size = 64
+# Deleted objects are reclaimed by the gateway's garbage collector, by default two hours
+# later; memstore would stay full of deleted test buckets until then.
+rgw gc obj min wait = 5
+rgw gc processor period = 10
 EOF
 : >"$CEPH_DIR/keyring"
 
