@@ -20,7 +20,6 @@ data=${BENCH_DATA:-/var/tmp/cairn-bench-data}
 work=${BENCH_DIR:-/var/tmp/cairn-bench-s3}
 target_bytes=${BENCH_BYTES:-$((3 * 1024 * 1024 * 1024 / 2))}
 connections=${BENCH_CONNECTIONS:-5}
-src=$data/usr
 password=bench-password-not-secret
 export CEPH_DIR=${CEPH_DIR:-/tmp/cairn-ceph-bench}
 export CEPH_RGW_PORT=${CEPH_RGW_PORT:-7490}
@@ -32,22 +31,9 @@ command -v restic >/dev/null || die "restic is missing: apt-get install -y resti
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing: apt-get install -y time"
 [ -f "$here/dist/cmd/main.js" ] || die "cairn is not built: run npm ci (or npm run build) in $here"
 
-# The same recipe as bench/files.sh, so either script can build the dataset for the other.
-if [ ! -d "$src" ]; then
-  echo "building the dataset in $src (once; later runs reuse it)" >&2
-  mkdir -p "$src.partial"
-  have=0
-  for d in /usr/share /usr/include /usr/lib/python3 /usr/bin /usr/lib/llvm-14 /usr/lib/gcc /usr/lib/x86_64-linux-gnu /usr/lib/jvm; do
-    [ -d "$d" ] || continue
-    (( have < target_bytes )) || break
-    mkdir -p "$src.partial$(dirname "$d")"
-    cp -a "$d" "$src.partial$(dirname "$d")/"
-    have=$(du -sb "$src.partial" | cut -f1)
-  done
-  mv "$src.partial" "$src"
-fi
-# Regular files and their bytes, to check each restore.
-file_totals() { find "$1" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n, b }'; }
+# shellcheck source=bench/dataset.sh
+source "$here/bench/dataset.sh"
+ensure_dataset
 source_totals=$(file_totals "$src")
 
 eval "$(bash "$here/test/ceph/start-ceph.sh" | sed 's/^/export /')"
@@ -68,15 +54,6 @@ export CAIRN_PASSWORD=$password RESTIC_PASSWORD=$password
 export RESTIC_CACHE_DIR=$work/restic-cache
 cairn=(node "$here/bin/cairn.js" --repo "s3:$endpoint/$cairn_bucket/repo" --cache-dir "$work/cairn-cache" --connections "$connections" --quiet)
 restic=(restic --repo "s3:$endpoint/$restic_bucket/repo" -o "s3.connections=$connections" --quiet)
-
-cache_note="page cache dropped before every step"
-cold() {
-  sync
-  if ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
-    cache_note="page cache could not be dropped; the source was read once before every step so both tools start warm"
-    tar -cf - "$src" 2>/dev/null | cat >/dev/null
-  fi
-}
 
 declare -A wall cpu
 # measure TOOL STEP CMD... : wall seconds, and CPU seconds (user + system) of the tool.
