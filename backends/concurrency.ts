@@ -11,17 +11,32 @@ export class Semaphore {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async acquire(): Promise<void> {
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.active++;
+  }
+
+  /** Takes a slot only if one is free now. */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    // Hand the slot straight to the next waiter, so `active` never drops and rises
+    // again in between (which would let a newcomer jump the queue).
+    if (next) next();
+    else this.active--;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
     try {
       return await fn();
     } finally {
-      const next = this.waiting.shift();
-      // Hand the slot straight to the next waiter, so `active` never drops and rises
-      // again in between (which would let a newcomer jump the queue).
-      if (next) next();
-      else this.active--;
+      this.release();
     }
   }
 }

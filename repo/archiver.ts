@@ -10,7 +10,7 @@ import { ChunkPool, ChunkResult, SourceReadError } from './chunk-pool.js';
 import { CACHEDIR_TAG_SIGNATURE, compileExcludes, Excluder } from './exclude.js';
 import { nodeFromStat, nodeType, unchangedSince } from './node-metadata.js';
 import { Repository } from './repository.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../backends/concurrency.js';
 import { Snapshot, SnapshotSummary } from './snapshot.js';
 import { encodeBytes, nameBytes, TreeNode } from './tree.js';
 import { findParent } from './snapshot-select.js';

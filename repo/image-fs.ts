@@ -18,7 +18,7 @@ import { RangeChunker } from './image-chunking.js';
 import { floorIndex, type MapExtent } from './image-map.js';
 import type { ImageFileSystem, ImagePartition } from './image-snapshot.js';
 import { Repository } from './repository.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../backends/concurrency.js';
 import { nsToRfc3339 } from './time-format.js';
 import { encodeBytes, TreeNode } from './tree.js';
 
