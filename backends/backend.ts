@@ -65,6 +65,18 @@ export class PermanentError extends Error {
   }
 }
 
+/**
+ * The place that should hold the repository (an S3 bucket) does not exist. Like a
+ * missing repository, it ends a command with exit code 10; `init` creates it instead.
+ */
+export class StoreNotFoundError extends PermanentError {
+  readonly exitCode = 10;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreNotFoundError';
+  }
+}
+
 export function describeHandle(h: Handle): string {
   return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
 }

@@ -11,7 +11,7 @@ import {
   type BucketLocationConstraint,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo, PermanentError } from './backend.js';
+import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo, PermanentError, StoreNotFoundError } from './backend.js';
 import { Semaphore } from './concurrency.js';
 
 export interface S3Location {
@@ -270,9 +270,9 @@ export class S3Backend implements Backend {
     return new NotFoundError(h, this.location());
   }
 
-  private noSuchBucket(cause: unknown): PermanentError {
+  private noSuchBucket(cause: unknown): StoreNotFoundError {
     const at = this.loc.endpoint ? ` at ${this.loc.endpoint}` : '';
-    return new PermanentError(`S3 bucket "${this.loc.bucket}" does not exist${at}: check the repository location, or run init to create it`, { cause });
+    return new StoreNotFoundError(`S3 bucket "${this.loc.bucket}" does not exist${at}: check the repository location, or run init to create it`, { cause });
   }
 
   /** Turns failures that retrying cannot fix into PermanentError; leaves the rest to the retry wrapper. */
@@ -283,7 +283,7 @@ export class S3Backend implements Backend {
     if (name === 'NoSuchBucket') return this.noSuchBucket(err);
     if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'AccessDenied' || name === 'Forbidden' || status === 403) {
       return new PermanentError(
-        `S3 refused access to ${what}bucket "${this.loc.bucket}"${this.loc.endpoint ? ` at ${this.loc.endpoint}` : ''} (${name}): ` +
+        `S3 refused access to ${what}bucket "${this.loc.bucket}"${this.loc.endpoint ? ` at ${this.loc.endpoint}` : ''} (${name && name !== 'Unknown' ? name : `HTTP ${status}`}): ` +
           'check the access key and secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the profile named by AWS_PROFILE) and that this key may use the bucket',
         { cause: err },
       );

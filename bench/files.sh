@@ -16,10 +16,7 @@ data=${BENCH_DATA:-/var/tmp/cairn-bench-data}
 work=${BENCH_DIR:-/var/tmp/cairn-bench-run}
 target_bytes=${BENCH_BYTES:-$((3 * 1024 * 1024 * 1024 / 2))}
 tools=${BENCH_TOOLS:-cairn restic}
-src=$data/usr
 password=bench-password-not-secret
-# Bulky directories of many small files first, then a few large binaries to reach the size.
-candidates=(/usr/share /usr/include /usr/lib/python3 /usr/bin /usr/lib/llvm-14 /usr/lib/gcc /usr/lib/x86_64-linux-gnu /usr/lib/jvm)
 
 die() { echo "files.sh: $*" >&2; exit 1; }
 command -v restic >/dev/null || [[ $tools != *restic* ]] || die "restic is missing: apt-get install -y restic"
@@ -28,21 +25,8 @@ command -v restic >/dev/null || [[ $tools != *restic* ]] || die "restic is missi
 
 # ---- dataset ----------------------------------------------------------------------------
 
-build_dataset() {
-  echo "building the dataset in $src (once; later runs reuse it)" >&2
-  rm -rf "$data"
-  mkdir -p "$src.partial"
-  local have=0 d
-  for d in "${candidates[@]}"; do
-    [ -d "$d" ] || continue
-    (( have < target_bytes )) || break
-    mkdir -p "$src.partial$(dirname "$d")"
-    cp -a "$d" "$src.partial$(dirname "$d")/"
-    have=$(du -sb "$src.partial" | cut -f1)
-    echo "  + $d: $((have / 1048576)) MiB" >&2
-  done
-  mv "$src.partial" "$src"
-}
+# shellcheck source=bench/dataset.sh
+source "$here/bench/dataset.sh"
 
 # Step (c) appends to every 50th file; the original sizes are kept so that a later run (or
 # one interrupted after the change) can cut the files back to their original content.
@@ -64,10 +48,7 @@ change_files() {
   echo "$i"
 }
 
-# Regular files and their bytes (du counts directory sizes, which differ between copies).
-file_totals() { find "$1" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n, b }'; }
-
-[ -d "$src" ] || build_dataset
+ensure_dataset
 restore_dataset
 files=$(find "$src" -type f | wc -l)
 bytes=$(du -sb "$src" | cut -f1)
@@ -83,16 +64,6 @@ cairn_repo=$work/cairn-repo
 restic_repo=$work/restic-repo
 cairn=(node "$here/bin/cairn.js" --repo "$cairn_repo" --cache-dir "$work/cairn-cache" --quiet)
 restic=(restic --repo "$restic_repo" --quiet)
-
-cache_note="page cache dropped before every step"
-cold() {
-  sync
-  if ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
-    # Not permitted: read the source once so both tools start equally warm.
-    cache_note="page cache could not be dropped; the source was read once before every step so both tools start warm"
-    tar -cf - "$src" 2>/dev/null | cat >/dev/null
-  fi
-}
 
 declare -A wall rss size
 # measure TOOL STEP CMD... : runs CMD under GNU time and records wall seconds and peak RSS.

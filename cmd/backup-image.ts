@@ -7,6 +7,7 @@ import type { ImageInfo } from '../repo/image-snapshot.js';
 import { GlobalArgs } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, formatDuration } from './output.js';
+import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
 
@@ -64,12 +65,15 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
         data_added_raw: s.addedRawBytes,
         warnings: result.warnings,
         total_duration: s.durationSeconds,
+        ...retrySummaryFields(repo.backend),
       });
       const fsList = img.fileSystems.map((f) => `/${f.dir} (${f.type})`).join(', ');
       if (result.unchangedSince) out.print(`Image file unchanged since snapshot ${result.unchangedSince.slice(0, 8)} (same size, times and inode): not read again; use --force to re-read it`);
       out.print(`Image ${a.source}: ${formatBytes(img.size)}, ${formatBytes(img.size - img.storedBytes)} of holes, ${img.mode === 'fs' ? `file systems ${fsList || 'none'}, ${s.totalFiles} files` : 'plain'}${img.usedOnly ? ', used blocks only' : ''}`);
       out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
       out.print(`Processed ${formatBytes(img.size)} in ${s.durationSeconds.toFixed(1)}s`);
+      const retried = retrySummaryLine(repo.backend);
+      if (retried) out.print(retried);
       out.print(`snapshot ${result.id.slice(0, 8)} saved`);
       if (result.warnings > 0) {
         out.warn(`${result.warnings} warnings: parts of the image could not be parsed and were stored as raw bytes (see above)`);

@@ -5,6 +5,7 @@ import { backupImageCommand } from './backup-image.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
+import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
 
@@ -98,10 +99,13 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
         data_added_raw: s.addedRawBytes,
         errors: s.errors,
         total_duration: s.durationSeconds,
+        ...retrySummaryFields(repo.backend),
       });
       out.print(`Files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged`);
       out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
       out.print(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${s.durationSeconds.toFixed(1)}s`);
+      const retried = retrySummaryLine(repo.backend);
+      if (retried) out.print(retried);
       out.print(`snapshot ${result.id.slice(0, 8)} saved`);
       if (s.errors > 0) {
         out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);

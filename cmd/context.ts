@@ -5,6 +5,8 @@ import { Backend } from '../backends/backend.js';
 import { OpenOptions, Repository } from '../repo/repository.js';
 import { readPassword } from './password.js';
 import { Output } from './output.js';
+import { retryReporter } from './retry-report.js';
+import { UsageError } from './usage-error.js';
 
 export interface GlobalArgs {
   repo?: string;
@@ -29,9 +31,15 @@ export function repositoryLocation(args: GlobalArgs): { location: string; isDefa
   return given ? { location: given, isDefault: false } : { location: defaultRepository(), isDefault: true };
 }
 
-export async function openBackendFor(args: GlobalArgs, location: string): Promise<Backend> {
+export async function openBackendFor(args: GlobalArgs, location: string, out: Output): Promise<Backend> {
   const { openBackend } = await import('../backends/open.js');
-  return openBackend(location, { s3: { connections: args.connections, storageClass: args.s3StorageClass, endpoint: args.s3Endpoint } });
+  if (args.connections !== undefined && !(Number.isInteger(args.connections) && args.connections >= 1 && args.connections <= 256)) {
+    throw new UsageError(`--connections takes a whole number from 1 to 256, not ${args.connections}`);
+  }
+  return openBackend(location, {
+    s3: { connections: args.connections, storageClass: args.s3StorageClass, endpoint: args.s3Endpoint },
+    retry: { onRetry: retryReporter(out) },
+  });
 }
 
 /**
@@ -40,7 +48,7 @@ export async function openBackendFor(args: GlobalArgs, location: string): Promis
  */
 export async function openRepository(args: GlobalArgs, out: Output, extra: Partial<OpenOptions> = {}): Promise<Repository> {
   const { location, isDefault } = repositoryLocation(args);
-  const backend = await openBackendFor(args, location);
+  const backend = await openBackendFor(args, location, out);
   const opts = { cacheDir: args.cacheDir, connections: args.connections, ...extra };
   if (isDefault && !(await backend.isRepository())) {
     out.info(`creating the default repository at ${location}`);

@@ -13,10 +13,10 @@ export const builder = (y: Argv) =>
 export async function handler(args: ArgumentsCamelCase<GlobalArgs & { packSize?: string }>) {
   const out = new Output(!!args.json, !!args.quiet);
   const { location } = repositoryLocation(args);
-  const backend = await openBackendFor(args, location);
+  const backend = await openBackendFor(args, location, out);
   const password = await readPassword(args, 'enter a password for the new repository: ', true);
   const packSize = args.packSize ? parseSize(args.packSize, '--pack-size') : undefined;
-  const repo = await Repository.init(backend, password, { cacheDir: args.cacheDir, packSize });
+  const repo = await Repository.init(backend, password, { cacheDir: args.cacheDir, connections: args.connections, packSize });
   try {
     out.emit({ message_type: 'initialized', id: repo.config.id, repository: location });
     out.print(`created cairn repository ${repo.config.id.slice(0, 10)} at ${location}`);

@@ -3,6 +3,7 @@ import { restoreImage } from '../repo/image-restore.js';
 import { resolveSnapshot } from '../repo/snapshot-select.js';
 import { GlobalArgs } from './context.js';
 import { formatBytes, formatDuration } from './output.js';
+import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 
 export async function restoreImageCommand(args: GlobalArgs & { target: string; verify: boolean }, snapshot: string): Promise<void> {
@@ -22,7 +23,9 @@ export async function restoreImageCommand(args: GlobalArgs & { target: string; v
     }, ref.id);
     out.clearStatus();
     const seconds = (Date.now() - started) / 1000;
-    out.emit({ message_type: 'summary', snapshot_id: ref.id, image_size: r.size, bytes_written: r.written, verified: r.verified, device: r.device, total_duration: seconds });
+    out.emit({ message_type: 'summary', snapshot_id: ref.id, image_size: r.size, bytes_written: r.written, verified: r.verified, device: r.device, total_duration: seconds, ...retrySummaryFields(repo.backend) });
+    const retried = retrySummaryLine(repo.backend);
+    if (retried) out.print(retried);
     out.print(`restored ${formatBytes(r.size)} image (${formatBytes(r.written)} of data) to ${args.target} in ${seconds.toFixed(1)}s${r.verified ? '; verified' : ''}`);
   });
 }

@@ -4,6 +4,7 @@ import { resolveSnapshot, splitSnapshotArg } from '../repo/snapshot-select.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
+import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 import { restoreImageCommand } from './restore-image.js';
 import { UsageError } from './usage-error.js';
@@ -44,6 +45,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       include: args.include,
       exclude: args.exclude,
       verify: args.verify,
+      connections: args.connections,
       onProgress: (p) => {
         out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes));
         out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
@@ -52,7 +54,9 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     });
     out.clearStatus();
     const seconds = (Date.now() - started) / 1000;
-    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds });
+    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds, ...retrySummaryFields(repo.backend) });
+    const retried = retrySummaryLine(repo.backend);
+    if (retried) out.print(retried);
     out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${args.verify ? `; verified ${p.verified} files` : ''}`);
     if (p.errors > 0) {
       out.warn(`${p.errors} files could not be restored (see the errors above); everything else was restored`);

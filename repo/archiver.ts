@@ -180,7 +180,7 @@ class Archiver {
     if (type === 'file') return this.saveFile(abs, name, st, prev);
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
-      node.xattrs = await this.xattrsOf(abs);
+      node.xattrs = this.xattrsOf(abs);
       this.counts.dirs++;
       this.progress.dirs++;
       const crossesDevice = this.opts.oneFileSystem && !this.rootDevices.has(node.device);
@@ -246,9 +246,9 @@ class Archiver {
     return null;
   }
 
-  private async xattrsOf(abs: Buffer) {
+  private xattrsOf(abs: Buffer) {
     try {
-      return await readXattrs(abs);
+      return readXattrs(abs);
     } catch (err) {
       this.fileError(`${abs.toString()} (extended attributes)`, err as Error);
       return undefined;
@@ -257,13 +257,15 @@ class Archiver {
 
   private async saveFile(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
     const node = nodeFromStat(name, 'file', st);
-    node.xattrs = await this.xattrsOf(abs);
     if (unchangedSince(prev, node)) {
+      // Changing an xattr changes ctime, so an unchanged file keeps its recorded xattrs.
+      node.xattrs = prev.xattrs;
       node.content = prev.content;
       this.counts.filesUnchanged++;
       this.done(node.size);
       return node;
     }
+    node.xattrs = this.xattrsOf(abs);
     await this.slots.acquire();
     try {
       const linkKey = node.links > 1 ? `${node.device}:${node.inode}` : undefined;

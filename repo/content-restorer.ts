@@ -24,6 +24,7 @@ const MAX_GAP = 1024 * 1024;
 const MAX_RANGE = 4 * 1024 * 1024;
 /** Ranges read but not yet written, per worker: bounds memory when disks write slower than packs read. */
 const QUEUED_RANGES = 4;
+/** Pack reads in flight unless the caller says (--connections). */
 const PACK_READS = 4;
 const LOOKUP_BATCH = 1024;
 
@@ -38,7 +39,7 @@ class FileError extends Error {
  * Restores the content, mode, owner and times of `files`. `onDone` is called once per
  * file, with an error if it could not be restored; an error thrown by onDone aborts.
  */
-export async function restoreContents<F extends ContentFile>(repo: Repository, files: F[], onDone: (f: F, err?: Error) => void): Promise<void> {
+export async function restoreContents<F extends ContentFile>(repo: Repository, files: F[], onDone: (f: F, err?: Error) => void, packReads = PACK_READS): Promise<void> {
   // Every distinct blob once, with each place it goes.
   const blobIndex = new Map<string, number>();
   const blobIds: string[] = [];
@@ -99,7 +100,7 @@ export async function restoreContents<F extends ContentFile>(repo: Repository, f
       if (!list) packs.set(e.pack, (list = []));
       list.push(b);
     });
-    await mapLimit([...packs], PACK_READS, async ([pack, blobs]) => {
+    await mapLimit([...packs], packReads, async ([pack, blobs]) => {
       blobs.sort((a, b) => entries[a]!.offset - entries[b]!.offset);
       for (const range of ranges(blobs.map((b) => entries[b]!))) {
         const inRange = blobs.slice(range.first, range.first + range.count);

@@ -39,6 +39,9 @@ export class PackWriter {
 
   async add(b: SealedBlob): Promise<void> {
     if (this.failure) throw this.failure;
+    // Packs stay within the target size unless a single blob is larger: which blobs share
+    // a pack then depends less on the order in which concurrent workers deliver them.
+    if (this.size > 0 && this.size + b.stored.length > this.targetSize) await this.cut();
     this.entries.push({ type: this.type, id: b.id, offset: this.size, length: b.stored.length, rawLength: b.rawLength, compressed: b.compressed });
     this.parts.push(b.stored);
     this.size += b.stored.length;

@@ -84,9 +84,10 @@ export class Repository {
   }
 
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    // Creating first (it is idempotent) lets init make the S3 bucket the check needs.
+    await backend.create();
     if (await backend.isRepository()) throw new Error(`a repository already exists at ${backend.location()}`);
     const config = validateConfig(newConfig(toHex(randomBytes(32)), opts));
-    await backend.create();
     const master = newMasterKey();
     const keyName = await saveKeyFile(backend, await createKeyFile(master, password, opts.kdf));
     await backend.save({ type: 'config', name: '' }, sealJson(master.encrypt, config));

@@ -25,6 +25,8 @@ export interface RestoreOptions {
   include?: string[];
   exclude?: string[];
   verify?: boolean;
+  /** Pack reads in flight (--connections); default 4. */
+  connections?: number;
   onProgress?: (p: RestoreProgress) => void;
   onFileError?: (path: string, err: Error) => void;
 }
@@ -118,7 +120,7 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     progress.files++;
     progress.bytes += it.node.size;
     report();
-  });
+  }, opts.connections);
   // Setting xattrs does not touch mtime, so the workers' times stay.
   await mapLimit(withXattrs, 8, async (it) => {
     try {

@@ -33,6 +33,14 @@ export interface FaultProxyOptions {
   choose?: (req: http.IncomingMessage, index: number) => Fault;
 }
 
+/** One request as the client sent it, in arrival order. */
+export interface RequestRecord {
+  method: string;
+  /** Path and query, e.g. `/bucket/repo/data/ab/ab12...?x-id=PutObject`. */
+  url: string;
+  fault: Fault['kind'];
+}
+
 export interface FaultCounts {
   requests: number;
   errors: number;
@@ -48,6 +56,8 @@ export interface FaultCounts {
  */
 export class FaultProxy {
   readonly counts: FaultCounts = { requests: 0, errors: 0, resets: 0, delays: 0 };
+  /** Every request seen, for tests and benchmarks that count what a client asks for. */
+  readonly requests: RequestRecord[] = [];
   private readonly server: http.Server;
   private readonly target: URL;
   private readonly random: () => number;
@@ -89,6 +99,7 @@ export class FaultProxy {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const fault = this.choose(req, this.counts.requests++);
+    this.requests.push({ method: req.method ?? '', url: req.url ?? '', fault: fault.kind });
     if (fault.kind === 'error') {
       this.counts.errors++;
       // Read the upload first, as a real server would, so the client sees the answer

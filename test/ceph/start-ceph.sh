@@ -7,6 +7,7 @@
 #   CEPH_DIR        working directory            (default /tmp/cairn-ceph)
 #   CEPH_RGW_PORT   S3 port of the gateway       (default 7480)
 #   CEPH_MON_PORT   v2 port of the monitor       (default 3300; v1 uses it + 1)
+#   CEPH_MEMSTORE_BYTES  RAM the OSD may fill     (default 2 GiB; benchmarks need more)
 #
 # On success it writes $CEPH_DIR/s3.env (CAIRN_TEST_S3_ENDPOINT, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, AWS_REGION) and prints it. If a gateway started from the same
@@ -17,6 +18,7 @@ set -euo pipefail
 CEPH_DIR=${CEPH_DIR:-/tmp/cairn-ceph}
 RGW_PORT=${CEPH_RGW_PORT:-7480}
 MON_PORT=${CEPH_MON_PORT:-3300}
+MEMSTORE_BYTES=${CEPH_MEMSTORE_BYTES:-2147483648}
 ACCESS_KEY=cairntestaccesskey
 SECRET_KEY=cairntestsecretkey0123456789
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +31,7 @@ log() { echo "start-ceph: [${SECONDS}s] $*" >&2; }
 for tool in ceph ceph-mon ceph-osd radosgw radosgw-admin monmaptool; do
   command -v "$tool" >/dev/null || die "$tool is missing: install the Debian packages ceph-mon ceph-osd radosgw"
 done
+[[ $MEMSTORE_BYTES =~ ^[0-9]+$ ]] || die "CEPH_MEMSTORE_BYTES must be a number of bytes, not '$MEMSTORE_BYTES'"
 [ "$(id -u)" = 0 ] || die "must run as root (ceph daemons need it here)"
 
 # Answers any HTTP at all? Uses bash's /dev/tcp so curl is not needed.
@@ -97,13 +100,17 @@ mon data = $CEPH_DIR/mon
 [osd.0]
 osd data = $CEPH_DIR/osd0
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = $MEMSTORE_BYTES
 
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $CEPH_DIR/rgw
 rgw enable usage log = false
 rgw thread pool size = 64
+# Deleted objects are reclaimed by the gateway's garbage collector, by default two hours
+# later; memstore would stay full of deleted test buckets until then.
+rgw gc obj min wait = 5
+rgw gc processor period = 10
 EOF
 : >"$CEPH_DIR/keyring"
 

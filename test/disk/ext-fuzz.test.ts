@@ -14,7 +14,8 @@ import { runFuzz, type Region } from './fuzz-tools.js';
 import type { FuzzTarget } from './fuzz-worker.js';
 import { fileBytes, memorySource, prng, randomBytes, run, tempDir } from './tools.js';
 
-const MUTATIONS = 2400;
+/** At least 10,000 per parser in CI; CAIRN_FUZZ_COUNT raises it for longer runs. */
+const MUTATIONS = 10_000;
 const PER_INPUT_MS = 2000;
 
 const tmp = tempDir('cairn-extfuzz-');

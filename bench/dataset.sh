@@ -1,0 +1,38 @@
+# Sourced by bench/files.sh and bench/s3.sh: the shared ~1.5 GiB /usr dataset and helpers.
+# Expects: data (dataset cache dir), target_bytes. Defines: src, build_dataset,
+# ensure_dataset, file_totals, cold (sets cache_note).
+
+src=$data/usr
+# Bulky directories of many small files first, then a few large binaries to reach the size.
+candidates=(/usr/share /usr/include /usr/lib/python3 /usr/bin /usr/lib/llvm-14 /usr/lib/gcc /usr/lib/x86_64-linux-gnu /usr/lib/jvm)
+
+build_dataset() {
+  echo "building the dataset in $src (once; later runs reuse it)" >&2
+  rm -rf "$src.partial"
+  mkdir -p "$src.partial"
+  local have=0 d
+  for d in "${candidates[@]}"; do
+    [ -d "$d" ] || continue
+    (( have < target_bytes )) || break
+    mkdir -p "$src.partial$(dirname "$d")"
+    cp -a "$d" "$src.partial$(dirname "$d")/"
+    have=$(du -sb "$src.partial" | cut -f1)
+    echo "  + $d: $((have / 1048576)) MiB" >&2
+  done
+  mv "$src.partial" "$src"
+}
+
+ensure_dataset() { [ -d "$src" ] || build_dataset; }
+
+# Regular files and their bytes (du counts directory sizes, which differ between copies).
+file_totals() { find "$1" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n, b }'; }
+
+cache_note="page cache dropped before every step"
+cold() {
+  sync
+  if ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+    # Not permitted: read the source once so both tools start equally warm.
+    cache_note="page cache could not be dropped; the source was read once before every step so both tools start warm"
+    tar -cf - "$src" 2>/dev/null | cat >/dev/null
+  fi
+}
