@@ -5,7 +5,7 @@
  * next backup succeeded.
  */
 import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, watch } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pseudoRandom, sha256, treeDigest } from '../../test/helpers.js';
@@ -182,9 +182,12 @@ async function killKeyPasswd(dir: string, trials: number, trial: Trial) {
   // The new key gets the real Argon2id cost (64 MiB), so a run lasts long enough to hit.
   const strong = { CAIRN_TEST_WEAK_KDF: '0' };
   const pwFile = path.join(dir, 'new-password');
+  // Two runs: the second, like every trial, also pays the full cost to open the current key.
   await fs.writeFile(pwFile, 'password-probe\n');
-  const duration = await t.timed(['key', 'passwd', '--new-password-file', pwFile], strong);
-  t.env.CAIRN_PASSWORD = 'password-probe';
+  await t.timed(['key', 'passwd', '--new-password-file', pwFile], strong);
+  await fs.writeFile(pwFile, 'password-probe-2\n');
+  const duration = await t.timed(['key', 'passwd', '--new-password-file', pwFile], { ...strong, CAIRN_PASSWORD: 'password-probe' });
+  t.env.CAIRN_PASSWORD = 'password-probe-2';
   const opens = async (pw: string) => {
     const r = await t.run(['snapshots', '--json'], { CAIRN_PASSWORD: pw });
     if (r.code !== 0 && r.code !== 12) throw new Error(`snapshots exited ${r.code}: ${r.stderr.trim()}`);
@@ -195,7 +198,14 @@ async function killKeyPasswd(dir: string, trials: number, trial: Trial) {
       const old = t.env.CAIRN_PASSWORD;
       const fresh = `password-${i + 1}`;
       await fs.writeFile(pwFile, `${fresh}\n`);
-      const k = await t.killedAfter(['key', 'passwd', '--new-password-file', pwFile], momentOf(i, trials, duration), strong);
+      // The new key file is written in the last few milliseconds of a run (after two
+      // Argon2id derivations), too short to hit by time. Even trials spread the kill over
+      // the run; odd ones kill 0-4 ms after the new key's temporary file appears.
+      const args = ['key', 'passwd', '--new-password-file', pwFile];
+      const k =
+        i % 2 === 0
+          ? await t.killedAfter(args, momentOf(i >> 1, Math.ceil(trials / 2), duration), strong)
+          : await withKeyWatch(path.join(t.repo, 'keys'), (((i >> 1) % 8) + Math.random()) / 2, (appeared) => t.killedAfter(args, 60_000, strong, appeared));
       const problems = !k.killed && k.code !== 0 ? [`key passwd failed on its own (exit ${k.code}): ${k.stderr.trim()}`] : [];
       const [oldOk, newOk] = [await opens(old), await opens(fresh)];
       if (!oldOk && !newOk) problems.push('neither the old nor the new password opens the repository');
@@ -207,6 +217,21 @@ async function killKeyPasswd(dir: string, trials: number, trial: Trial) {
       const landed = `${k.killed ? 'killed' : 'finished'}: ${oldOk && newOk ? 'both keys' : newOk ? 'new key' : 'old key'}`;
       return { landed, problems };
     });
+  }
+}
+
+/** Runs `fn` with a promise that resolves `delayMs` after a temporary file appears in `dir`. */
+async function withKeyWatch<T>(dir: string, delayMs: number, fn: (appeared: Promise<void>) => Promise<T>): Promise<T> {
+  const watcher = watch(dir);
+  try {
+    const appeared = new Promise<void>((resolve) => {
+      watcher.on('change', (_event, name) => {
+        if (String(name).endsWith('.tmp')) setTimeout(resolve, delayMs);
+      });
+    });
+    return await fn(appeared);
+  } finally {
+    watcher.close();
   }
 }
 

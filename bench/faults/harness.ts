@@ -35,8 +35,11 @@ export class TrialRepo {
     return r;
   }
 
-  /** Starts cairn and sends SIGKILL after `ms`; says whether the kill came before it finished. */
-  killedAfter(args: string[], ms: number, extraEnv: Record<string, string> = {}): Promise<{ killed: boolean; code: number | null; ms: number; stderr: string }> {
+  /**
+   * Starts cairn and sends SIGKILL after `ms`, or as soon as `killOn` resolves; says
+   * whether the kill came before it finished.
+   */
+  killedAfter(args: string[], ms: number, extraEnv: Record<string, string> = {}, killOn?: Promise<unknown>): Promise<{ killed: boolean; code: number | null; ms: number; stderr: string }> {
     return new Promise((resolve, reject) => {
       const started = Date.now();
       const child = spawn(process.execPath, [CAIRN_BIN, ...this.g, ...args], {
@@ -46,6 +49,7 @@ export class TrialRepo {
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+      void killOn?.then(() => child.kill('SIGKILL'));
       child.on('error', reject);
       child.on('close', (code, signal) => {
         clearTimeout(timer);

@@ -178,7 +178,8 @@ test('no password or key material in the output of any command, also when it fai
   await Promise.all(
     [[], ['--json']].flatMap((json) => [
       run([...npf, ...json, 'check', '--read-data'], {}, 1),
-      run([...npf, ...json, 'restore', 'latest', '--target', path.join(dir, `damaged${json.length}`)], {}, 1),
+      // Fails only if the latest snapshot uses the damaged blob; its output is checked either way.
+      run([...npf, ...json, 'restore', 'latest', '--target', path.join(dir, `damaged${json.length}`)]),
     ]),
   );
   // Damaged key files: the sealed master key edited, then the JSON cut short.
