@@ -13,13 +13,13 @@ import { FileHandle, statMode, Vfs, VfsError, VNode } from './vfs.js';
 
 // fuse-native passes positional arguments of many shapes; each op below names what it uses.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Cb = (...args: any[]) => void;
+export type Cb = (...args: any[]) => void;
 
-interface FuseInstance {
+export interface FuseInstance {
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;
 }
-type FuseClass = new (mnt: string, ops: Record<string, Cb>, opts: Record<string, unknown>) => FuseInstance;
+export type FuseClass = new (mnt: string, ops: Record<string, Cb>, opts: Record<string, unknown>) => FuseInstance;
 
 const E = osConstants.errno;
 const ERRNO: Record<VfsError['code'], number> = { ENOENT: E.ENOENT, ENOTDIR: E.ENOTDIR, EISDIR: E.EISDIR, EIO: E.EIO, EINVAL: E.EINVAL };

@@ -4,17 +4,9 @@
  * disk does. It runs in this process; only other processes (cairn) may read it, since a
  * synchronous read from this process would wait on its own event loop.
  */
+import type { Cb, FuseClass } from '../../mount/fuse.js';
 import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
-
-// fuse-native passes positional arguments of many shapes.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Cb = (...args: any[]) => void;
-interface FuseInstance {
-  mount(cb: (err: Error | null) => void): void;
-  unmount(cb: (err: Error | null) => void): void;
-}
-type FuseClass = new (mnt: string, ops: Record<string, Cb>, opts: Record<string, unknown>) => FuseInstance;
 
 const E = osConstants.errno;
 

@@ -1,3 +1,4 @@
+import { prng } from '../disk/tools.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -65,7 +66,7 @@ export class FaultProxy {
 
   constructor(private readonly options: FaultProxyOptions) {
     this.target = new URL(options.target);
-    this.random = mulberry32(options.seed ?? 1);
+    this.random = prng(options.seed ?? 1);
     this.rates = { error: 0, slowDown: 0.3, reset: 0, delay: 0, maxDelayMs: 0, ...options.rates };
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
@@ -157,14 +158,3 @@ export class FaultProxy {
   }
 }
 
-/** Small seeded PRNG (mulberry32): deterministic fault sequences without a dependency. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
