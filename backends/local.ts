@@ -71,8 +71,8 @@ export class LocalBackend implements Backend {
       throw this.translate(err, h);
     }
     try {
-      const size = (await fh.stat()).size;
-      const end = length === undefined ? size : Math.min(size, offset + length);
+      // A ranged read needs no stat: reading stops short at the end of the file.
+      const end = length === undefined ? (await fh.stat()).size : offset + length;
       const buf = Buffer.allocUnsafe(Math.max(0, end - offset));
       let done = 0;
       while (done < buf.length) {

@@ -1,19 +1,62 @@
 /**
  * Blob ids: keyed BLAKE3 of the plaintext. Keyed, so that whoever holds the storage
  * cannot confirm that a known file is in the repository by hashing it themselves.
+ *
+ * Every byte backed up, restored, dumped or checked is hashed here, so the native
+ * BLAKE3 of @napi-rs/blake-hash (SIMD, about 5 GB/s on one core against about
+ * 0.75 GB/s for hash-wasm's WASM) is used where its prebuilt binary exists for the
+ * platform; elsewhere hash-wasm computes the same ids.
  */
+import { createRequire } from 'node:module';
 import { createBLAKE3 } from 'hash-wasm';
 
 export const BLOB_ID_KEY_BYTES = 32;
 export const BLOB_ID_BYTES = 32;
 
+export type BlobHasherKind = 'native' | 'wasm';
+
+interface NativeBlake3 {
+  reset(): void;
+  update(input: Uint8Array): unknown;
+  digestBuffer(): Buffer;
+}
+type NativeModule = { Blake3Hasher: { newKeyed(key: Buffer): NativeBlake3 } };
+
+let native: NativeModule | null | undefined;
+
+function loadNative(): NativeModule | null {
+  if (native === undefined) {
+    try {
+      native = createRequire(import.meta.url)('@napi-rs/blake-hash') as NativeModule;
+    } catch {
+      native = null;
+    }
+  }
+  return native;
+}
+
+/** Which implementation createBlobHasher uses on this machine. */
+export function blobHasherKind(): BlobHasherKind {
+  return loadNative() ? 'native' : 'wasm';
+}
+
 /**
- * Returns a synchronous hasher. It reuses one WASM hasher instance, which is safe
- * because each call runs init/update/digest to completion without yielding.
+ * Returns a synchronous hasher. It reuses one hasher instance, which is safe because
+ * each call runs reset/update/digest to completion without yielding.
  */
-export async function createBlobHasher(key: Uint8Array): Promise<(data: Uint8Array) => Uint8Array> {
+export async function createBlobHasher(key: Uint8Array, kind: BlobHasherKind = blobHasherKind()): Promise<(data: Uint8Array) => Uint8Array> {
   if (key.length !== BLOB_ID_KEY_BYTES) {
     throw new RangeError(`blob id key must be ${BLOB_ID_KEY_BYTES} bytes, got ${key.length}`);
+  }
+  const mod = kind === 'native' ? loadNative() : null;
+  if (kind === 'native' && !mod) throw new Error('the native BLAKE3 (@napi-rs/blake-hash) has no binary for this platform');
+  if (mod) {
+    const hasher = mod.Blake3Hasher.newKeyed(Buffer.from(key));
+    return (data: Uint8Array): Uint8Array => {
+      hasher.reset();
+      hasher.update(data);
+      return hasher.digestBuffer();
+    };
   }
   const hasher = await createBLAKE3(BLOB_ID_BYTES * 8, key);
   return (data: Uint8Array): Uint8Array => {

@@ -15,7 +15,7 @@ import { decodePackHeader } from './pack-format.js';
 import { extraReferences } from './references.js';
 import { mapLimit, Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
-import { VerifyPool } from './verify-pool.js';
+import { CryptoPool } from './crypto-pool.js';
 import { parseTree, Tree } from './tree.js';
 
 export type Severity = 'error' | 'warning';
@@ -126,13 +126,13 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   if (opts.readData) {
     const chosen = selectPacks([...index.packs.keys()].filter((id) => !unusablePacks.has(id)).sort(), opts.readData);
     let bytesRead = 0;
-    const pool = new VerifyPool(repo.key);
+    const pool = new CryptoPool(repo.key);
     try {
       // Downloads run ahead of the workers by a few packs; memory stays at a few packs each.
       await mapLimit(chosen, pool.size + 2, async (id) => {
         const bytes = await repo.backend.load({ type: 'data', name: id });
         const size = bytes.length;
-        const verdict = await pool.verify(index.packs.get(id)!, bytes);
+        const verdict = await pool.verifyPack(index.packs.get(id)!, bytes);
         for (const b of verdict.damaged) damagedBlobs.add(`${id}/${b}`);
         if (verdict.faults.length > 0) report('error', `data/${id}`, verdict.faults.join('; '));
         packsRead++;

@@ -1,7 +1,7 @@
 /**
  * Verifying one downloaded pack against its index listing: its name is its SHA-256, its
  * header decrypts and matches the index, and every blob decrypts and hashes to its id.
- * No I/O, so it runs in worker threads (repo/verify-worker.ts) as well.
+ * No I/O, so it runs in worker threads (repo/crypto-worker.ts) as well.
  */
 import { open as openSealed } from '../crypto/aead.js';
 import { BlobEntry } from './blob.js';

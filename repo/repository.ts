@@ -16,6 +16,7 @@ import { BlobType, IndexedBlob } from './blob.js';
 import { compressIfSmaller } from './compression.js';
 import { newConfig, RepoConfig, validateConfig } from './config.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
+import { CryptoPool } from './crypto-pool.js';
 import { RepositoryNotFoundError } from './errors/repository-not-found-error.js';
 import { WrongPasswordError } from './errors/wrong-password-error.js';
 import { openStoredBlob } from './blob-open.js';
@@ -49,6 +50,15 @@ export interface InitOptions extends OpenOptions {
  */
 const TREE_PACK_CACHE_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Data blobs are opened in worker threads once a command has read this many stored bytes
+ * of them: a long dump, mount read or image restore then decrypts and hashes on every
+ * core, while a short one does not pay for starting the workers. Blobs smaller than
+ * POOL_MIN_BLOB cost less to open than to send to a worker.
+ */
+const POOL_AFTER_BYTES = 16 * 1024 * 1024;
+const POOL_MIN_BLOB = 64 * 1024;
+
 /** Index entries pending in memory before they are written out as one index file. */
 const INDEX_FLUSH_BLOBS = 100_000;
 
@@ -66,6 +76,9 @@ export class Repository {
   private indexWrite: Promise<void> = Promise.resolve();
   private readonly treePacks = new Map<string, Promise<Uint8Array>>();
   private treePackBytes = 0;
+  /** Worker threads for opening data blobs, started once a command reads enough to gain from them. */
+  private cryptoPool?: CryptoPool;
+  private dataBytesOpened = 0;
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
@@ -165,6 +178,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.cryptoPool?.close();
     await this.index.close();
     await this.backend.close();
   }
@@ -192,6 +206,13 @@ export class Repository {
       entry.type === 'tree'
         ? (await this.treePack(entry.pack)).subarray(entry.offset, entry.offset + entry.length)
         : await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
+    if (entry.type === 'data' && entry.length >= POOL_MIN_BLOB) {
+      this.dataBytesOpened += entry.length;
+      if (this.dataBytesOpened > POOL_AFTER_BYTES) {
+        this.cryptoPool ??= new CryptoPool(this.key);
+        return this.cryptoPool.openBlob(entry, stored);
+      }
+    }
     return this.openBlob(entry, stored);
   }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { blake3 } from 'hash-wasm';
-import { createBlobHasher } from '../../crypto/blob-id.js';
+import { blobHasherKind, createBlobHasher } from '../../crypto/blob-id.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -22,12 +22,25 @@ const KEYED_VECTORS: Array<[number, string]> = [
 
 const vectorInput = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => i % 251);
 
-test('keyed hashes match the official BLAKE3 test vectors, reusing one hasher', async () => {
-  assert.equal(VECTOR_KEY.length, 32);
-  const hash = await createBlobHasher(VECTOR_KEY);
-  for (const [n, expected] of KEYED_VECTORS) assert.equal(hex(hash(vectorInput(n))), expected, `input_len ${n}`);
-  // Again in reverse order: no state leaks from one call into the next.
-  for (const [n, expected] of [...KEYED_VECTORS].reverse()) assert.equal(hex(hash(vectorInput(n))), expected);
+for (const kind of ['native', 'wasm'] as const) {
+  test(`${kind}: keyed hashes match the official BLAKE3 test vectors, reusing one hasher`, async () => {
+    assert.equal(VECTOR_KEY.length, 32);
+    const hash = await createBlobHasher(VECTOR_KEY, kind);
+    for (const [n, expected] of KEYED_VECTORS) assert.equal(hex(hash(vectorInput(n))), expected, `input_len ${n}`);
+    // Again in reverse order: no state leaks from one call into the next.
+    for (const [n, expected] of [...KEYED_VECTORS].reverse()) assert.equal(hex(hash(vectorInput(n))), expected);
+  });
+}
+
+test('the native hasher is the one used here, and gives the WASM ids for every size up to 9 MiB', async () => {
+  // The platforms CI runs on have the prebuilt binary; a fallback here would hide a lost speed-up.
+  assert.equal(blobHasherKind(), 'native');
+  const key = new Uint8Array(randomBytes(32));
+  const [n, w] = [await createBlobHasher(key, 'native'), await createBlobHasher(key, 'wasm')];
+  const data = new Uint8Array(randomBytes(9 * 1024 * 1024));
+  for (const size of [0, 1, 63, 64, 65, 1023, 1024, 1025, 4096, 65_537, 1 << 20, 8 * 1024 * 1024 + 3, data.length]) {
+    assert.equal(hex(n(data.subarray(0, size))), hex(w(data.subarray(0, size))), `size ${size}`);
+  }
 });
 
 test("hash-wasm's unkeyed BLAKE3 of 'abc' is the known value", async () => {
