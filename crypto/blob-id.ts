@@ -7,8 +7,8 @@
  * 0.75 GB/s for hash-wasm's WASM) is used where its prebuilt binary exists for the
  * platform; elsewhere hash-wasm computes the same ids.
  */
-import { createRequire } from 'node:module';
 import { createBLAKE3 } from 'hash-wasm';
+import { optionalNative } from './optional-native.js';
 
 export const BLOB_ID_KEY_BYTES = 32;
 export const BLOB_ID_BYTES = 32;
@@ -22,18 +22,7 @@ interface NativeBlake3 {
 }
 type NativeModule = { Blake3Hasher: { newKeyed(key: Buffer): NativeBlake3 } };
 
-let native: NativeModule | null | undefined;
-
-function loadNative(): NativeModule | null {
-  if (native === undefined) {
-    try {
-      native = createRequire(import.meta.url)('@napi-rs/blake-hash') as NativeModule;
-    } catch {
-      native = null;
-    }
-  }
-  return native;
-}
+const loadNative = () => optionalNative<NativeModule>('@napi-rs/blake-hash');
 
 /** Which implementation createBlobHasher uses on this machine. */
 export function blobHasherKind(): BlobHasherKind {

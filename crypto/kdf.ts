@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { optionalNative } from './optional-native.js';
 
 export interface KdfParams {
   name: 'argon2id';
@@ -17,8 +18,8 @@ export interface KdfParams {
 /**
  * 64 MiB, 3 passes, 1 lane: the first recommended setting of RFC 9106 (section 4) for
  * memory-constrained machines, also used by libsodium's "moderate" limits. It costs
- * well under a second here, once per command, and hash-wasm is single-threaded so
- * more lanes would only add time.
+ * about 60 ms natively here (0.3 s in WASM), once per command. One lane, because the
+ * WASM fallback is single-threaded and more lanes would only add time there.
  */
 export const DEFAULT_KDF = { memoryKiB: 65536, iterations: 3, parallelism: 1 } as const;
 
@@ -85,13 +86,37 @@ export function validateKdfParams(p: unknown): Uint8Array {
   return salt;
 }
 
+export type KdfKind = 'native' | 'wasm';
+
+type NativeArgon2 = {
+  hashRaw(password: string, o: { algorithm: number; memoryCost: number; timeCost: number; parallelism: number; outputLen: number; salt: Uint8Array }): Promise<Buffer>;
+};
+/** @node-rs/argon2's Algorithm.Argon2id (a const enum, so not importable by value). */
+const NATIVE_ARGON2ID = 2;
+
+const loadNative = () => optionalNative<NativeArgon2>('@node-rs/argon2');
+
+/** Which implementation deriveKey uses on this machine. */
+export function kdfKind(): KdfKind {
+  return loadNative() ? 'native' : 'wasm';
+}
+
 /**
- * Derives the 32-byte key that wraps the master key. Argon2id runs in a short-lived
- * worker thread: WASM memory never shrinks, so running it here would keep its 64 MiB
- * for the rest of a long backup.
+ * Derives the 32-byte key that wraps the master key. The native Argon2id of
+ * @node-rs/argon2 runs on libuv's thread pool and frees its memory when done. The WASM
+ * fallback runs in a short-lived worker thread: WASM memory never shrinks, so running it
+ * here would keep its 64 MiB for the rest of a long backup.
  */
-export async function deriveKey(password: string, p: KdfParams): Promise<Uint8Array> {
+export async function deriveKey(password: string, p: KdfParams, kind: KdfKind = kdfKind()): Promise<Uint8Array> {
   const salt = validateKdfParams(p);
+  if (kind === 'native') {
+    const native = loadNative();
+    if (!native) throw new Error('the native Argon2id (@node-rs/argon2) has no binary for this platform');
+    const key = await native.hashRaw(password, { algorithm: NATIVE_ARGON2ID, memoryCost: p.memoryKiB, timeCost: p.iterations, parallelism: p.parallelism, outputLen: KEY_BYTES, salt });
+    const out = Uint8Array.from(key);
+    key.fill(0);
+    return out;
+  }
   const worker = new Worker(new URL('./kdf-worker.js', import.meta.url), {
     workerData: { password, salt, memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism, hashLength: KEY_BYTES },
   });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { argon2id } from 'hash-wasm';
-import { deriveKey, newKdfParams, DEFAULT_KDF, type KdfParams } from '../../crypto/kdf.js';
+import { deriveKey, kdfKind, newKdfParams, DEFAULT_KDF, type KdfParams } from '../../crypto/kdf.js';
 
 const weak = (over: Partial<KdfParams> = {}): KdfParams =>
   ({ ...newKdfParams({ memoryKiB: 64, iterations: 1, parallelism: 1 }), ...over });
@@ -47,13 +47,27 @@ test('deriveKey gives 32 bytes, is deterministic, and depends on password and sa
   assert.notDeepEqual(await deriveKey('correct horse', { ...p, iterations: 2 }), k);
 });
 
-test('deriveKey is plain Argon2id of the password and decoded salt', async () => {
-  const p = weak({ memoryKiB: 128, iterations: 2, parallelism: 2 });
-  const expected = await argon2id({
-    password: 'pw', salt: Buffer.from(p.salt, 'base64'), memorySize: 128, iterations: 2, parallelism: 2,
-    hashLength: 32, outputType: 'hex',
+for (const kind of ['native', 'wasm'] as const) {
+  test(`${kind}: deriveKey is plain Argon2id of the password and decoded salt`, async () => {
+    for (const [memoryKiB, iterations, parallelism] of [[128, 2, 2], [64, 1, 1], [1024, 3, 1]]) {
+      const p = weak({ memoryKiB, iterations, parallelism });
+      const expected = await argon2id({
+        password: 'pw', salt: Buffer.from(p.salt, 'base64'), memorySize: memoryKiB, iterations, parallelism,
+        hashLength: 32, outputType: 'hex',
+      });
+      assert.equal(Buffer.from(await deriveKey('pw', p, kind)).toString('hex'), expected, `m=${memoryKiB} t=${iterations} p=${parallelism}`);
+    }
   });
-  assert.equal(Buffer.from(await deriveKey('pw', p)).toString('hex'), expected);
+}
+
+test('the native Argon2id is the one used here', () => {
+  // The platforms CI runs on have the prebuilt binary; a fallback here would hide a lost speed-up.
+  assert.equal(kdfKind(), 'native');
+});
+
+test('the default parameters give the same key natively and in WASM, for a non-ASCII password', async () => {
+  const p = newKdfParams({ ...DEFAULT_KDF });
+  assert.deepEqual(await deriveKey('pässword', p, 'native'), await deriveKey('pässword', p, 'wasm'));
 });
 
 test('bad parameters are rejected with an error naming the field', async () => {
