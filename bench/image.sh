@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 W=${1:-/tmp/cairn-bench-image}
 rm -rf "$W" && mkdir -p "$W"
 export PATH="$PATH:/usr/sbin:/sbin"
-export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench CAIRN_TEST_WEAK_KDF=1
+export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench
 CAIRN="node $PWD/bin/cairn.js"
 for t in restic mkfs.ext4 mkfs.fat mcopy mkntfs ntfs-3g; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
 
