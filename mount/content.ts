@@ -65,7 +65,7 @@ export function blobSpan(starts: number[], offset: number, length: number): { fi
 }
 
 /**
- * Reads a byte range of a file. `readAhead` blobs after the range are fetched in the
+ * Reads a byte range of a file (read-only bytes). `readAhead` blobs after the range are fetched in the
  * background into the cache, so a sequential reader finds them there.
  */
 export async function readContent(store: BlobStore, content: string[], starts: number[], offset: number, length: number, readAhead = 0): Promise<Buffer> {
@@ -75,11 +75,20 @@ export async function readContent(store: BlobStore, content: string[], starts: n
     if (!store.isCached(content[k])) store.load(content[k]).catch(() => {});
   }
   const blobs = await Promise.all(content.slice(span.first, span.last + 1).map((id) => store.load(id)));
+  blobs.forEach((b, i) => {
+    const k = span.first + i;
+    if (b.length !== starts[k + 1] - starts[k]) throw new Error(`blob ${content[k]} has ${b.length} bytes, the index says ${starts[k + 1] - starts[k]}`);
+  });
+  if (blobs.length === 1) {
+    // Most reads fall inside one blob: a view of the cached blob, not a copy, so callers
+    // must not write into what they get (FUSE copies it out, WebDAV sends it).
+    const b = blobs[0];
+    return Buffer.from(b.buffer, b.byteOffset + offset - starts[span.first], span.end - offset);
+  }
   const out = Buffer.allocUnsafe(span.end - offset);
   let pos = 0;
   blobs.forEach((b, i) => {
     const k = span.first + i;
-    if (b.length !== starts[k + 1] - starts[k]) throw new Error(`blob ${content[k]} has ${b.length} bytes, the index says ${starts[k + 1] - starts[k]}`);
     const from = Math.max(offset, starts[k]) - starts[k];
     const to = Math.min(span.end, starts[k + 1]) - starts[k];
     out.set(b.subarray(from, to), pos);
