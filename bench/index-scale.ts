@@ -69,7 +69,7 @@ async function fill(dir: string, blobs: number) {
       packs.push({ id: toHex(randomBytes(32)), size: offset + 1000, blobs: entries });
     }
     const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: [], packs }));
-    await repo.backend.save({ type: 'index', name: objectName(stored) }, stored);
+    await repo.backend.save({ type: 'index', name: await objectName(stored) }, stored);
     if (f % 10 === 0) sampleAnon();
   }
   const written = performance.now();

@@ -39,7 +39,7 @@ export async function createKeyFile(master: MasterKey, password: string, kdfOver
 
 export async function saveKeyFile(backend: Backend, kf: KeyFile): Promise<string> {
   const bytes = Buffer.from(JSON.stringify(kf, null, 2));
-  const name = objectName(bytes);
+  const name = await objectName(bytes);
   await backend.save({ type: 'keys', name }, bytes);
   return name;
 }

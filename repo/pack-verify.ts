@@ -16,9 +16,9 @@ export interface PackVerdict {
   damaged: string[];
 }
 
-export function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array) => Uint8Array, pack: { id: string; blobs: BlobEntry[] }, bytes: Uint8Array): PackVerdict {
+export async function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array) => Uint8Array, pack: { id: string; blobs: BlobEntry[] }, bytes: Uint8Array): Promise<PackVerdict> {
   const faults: string[] = [];
-  const actual = objectName(bytes);
+  const actual = await objectName(bytes);
   if (actual !== pack.id) faults.push(`its SHA-256 is ${actual}, not its name`);
   try {
     if (bytes.length < 4) throw new Error('pack too short');

@@ -60,10 +60,11 @@ export class PackWriter {
     const trailer = Buffer.alloc(4);
     trailer.writeUInt32LE(header.length);
     const bytes = Buffer.concat([...this.parts, header, trailer]);
-    const pack: FinishedPack = { id: objectName(bytes), size: bytes.length, blobs: this.entries };
+    const blobs = this.entries;
     this.parts = [];
     this.entries = [];
     this.size = 0;
+    const pack: FinishedPack = { id: await objectName(bytes), size: bytes.length, blobs };
     while (this.uploads.size >= this.maxUploads) await Promise.race(this.uploads);
     const p: Promise<void> = this.upload(pack.id, bytes)
       .then(() => this.onPackStored(pack))

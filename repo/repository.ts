@@ -327,7 +327,7 @@ export class Repository {
     this.pendingPacks = [];
     this.pendingBlobCount = 0;
     const stored = sealFile(this.key.encrypt, encodeIndex({ supersedes: [], packs }));
-    const name = objectName(stored);
+    const name = await objectName(stored);
     await this.backend.save({ type: 'index', name }, stored);
     await this.index.addIndexFile(name, packs);
     for (const p of packs) for (const b of p.blobs) this.sessionBlobs.delete(toHex(b.id));
@@ -346,7 +346,7 @@ export class Repository {
 
   async saveSnapshot(s: Snapshot): Promise<string> {
     const stored = sealJson(this.key.encrypt, s);
-    const name = objectName(stored);
+    const name = await objectName(stored);
     await this.backend.save({ type: 'snapshots', name }, stored);
     return name;
   }

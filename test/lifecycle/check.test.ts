@@ -149,7 +149,7 @@ test('a tree blob removed from its pack: the directory it described is named in 
     await writer.flush();
     const packs = [...listed.flatMap((i) => i.packs).filter((p) => p.id !== entry.pack), ...fresh];
     const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: oldIndexes, packs }));
-    await repo.backend.save({ type: 'index', name: objectName(stored) }, stored);
+    await repo.backend.save({ type: 'index', name: await objectName(stored) }, stored);
     for (const n of oldIndexes) await repo.backend.remove({ type: 'index', name: n });
     await repo.backend.remove({ type: 'data', name: entry.pack });
 

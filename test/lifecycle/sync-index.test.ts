@@ -26,7 +26,7 @@ test('the index cache ignores index files that a present index file supersedes',
     // What an interrupted prune leaves: a new index listing only `kept`, the old one still present.
     const packs = old.packs.map((p) => ({ ...p, blobs: p.blobs.filter((b) => Buffer.from(b.id).toString('hex') === kept) }));
     const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: names, packs }));
-    await backend.save({ type: 'index', name: objectName(stored) }, stored);
+    await backend.save({ type: 'index', name: await objectName(stored) }, stored);
     await repo.syncIndex();
     assert.ok(await repo.lookupBlob(Buffer.from(kept, 'hex')));
     assert.equal(await repo.lookupBlob(Buffer.from(dropped, 'hex')), undefined, 'entries of the superseded file are gone');
