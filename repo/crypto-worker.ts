@@ -16,7 +16,7 @@ port.on('message', async (m: CryptoRequest) => {
   const transfer: ArrayBuffer[] = [];
   try {
     if (m.op === 'verify-pack') {
-      reply = { op: 'verdict', task: m.task, verdict: await verifyPackBytes(keys.encryptKey, hash, m.pack, m.bytes) };
+      reply = { op: 'verdict', task: m.task, verdict: verifyPackBytes(keys.encryptKey, hash, m.pack, m.bytes) };
     } else {
       const plain = openStoredBlob(keys.encryptKey, hash, m.entry, m.stored);
       reply = { op: 'plain', task: m.task, plain };

@@ -6,7 +6,7 @@
 import { open as openSealed } from '../crypto/aead.js';
 import { BlobEntry } from './blob.js';
 import { openStoredBlob } from './blob-open.js';
-import { objectName, toHex } from './hex.js';
+import { objectNameHere, toHex } from './hex.js';
 import { decodePackHeader } from './pack-format.js';
 
 export interface PackVerdict {
@@ -16,10 +16,9 @@ export interface PackVerdict {
   damaged: string[];
 }
 
-export async function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array) => Uint8Array, pack: { id: string; blobs: BlobEntry[] }, bytes: Uint8Array): Promise<PackVerdict> {
+export function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array) => Uint8Array, pack: { id: string; blobs: BlobEntry[] }, bytes: Uint8Array): PackVerdict {
   const faults: string[] = [];
-  const actual = await objectName(bytes);
-  if (actual !== pack.id) faults.push(`its SHA-256 is ${actual}, not its name`);
+  let tiled = false;
   try {
     if (bytes.length < 4) throw new Error('pack too short');
     const len = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(bytes.length - 4);
@@ -28,6 +27,7 @@ export async function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint
     const key = (b: BlobEntry) => `${b.type}:${toHex(b.id)}:${b.offset}:${b.length}:${b.rawLength}:${b.compressed}`;
     const listed = new Set(pack.blobs.map(key));
     if (header.length !== pack.blobs.length || !header.every((b) => listed.has(key(b)))) faults.push('its header does not match the index');
+    tiled = tiles(header, bytes.length - 4 - len);
   } catch (err) {
     const m = (err as Error).message;
     faults.push(`its header cannot be read (${m === 'pack too short' || m.startsWith('header length') ? m : 'fails authentication'})`);
@@ -43,5 +43,22 @@ export async function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint
     }
   }
   if (described.length > 0) faults.push(`damaged: ${described.join(', ')}`);
+  // When the blobs and the header cover every byte and all of them authenticate, the pack
+  // is exactly what was written under that name, so its SHA-256 can only agree: it is
+  // computed (a quarter of the work) only to describe a pack that failed otherwise.
+  if (!tiled || faults.length > 0) {
+    const actual = objectNameHere(bytes);
+    if (actual !== pack.id) faults.unshift(`its SHA-256 is ${actual}, not its name`);
+  }
   return { faults, damaged };
+}
+
+/** Whether the blobs, laid end to end from offset 0, fill exactly the bytes before the header. */
+function tiles(blobs: BlobEntry[], headerStart: number): boolean {
+  let end = 0;
+  for (const b of [...blobs].sort((x, y) => x.offset - y.offset)) {
+    if (b.offset !== end) return false;
+    end += b.length;
+  }
+  return end === headerStart;
 }
