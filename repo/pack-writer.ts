@@ -41,7 +41,8 @@ export class PackWriter {
     if (this.failure) throw this.failure;
     // Packs stay within the target size unless a single blob is larger: which blobs share
     // a pack then depends less on the order in which concurrent workers deliver them.
-    if (this.size > 0 && this.size + b.stored.length > this.targetSize) await this.cut();
+    // A loop: another blob may have started the next pack while cut() waited for room.
+    while (this.size > 0 && this.size + b.stored.length > this.targetSize) await this.cut();
     this.entries.push({ type: this.type, id: b.id, offset: this.size, length: b.stored.length, rawLength: b.rawLength, compressed: b.compressed });
     this.parts.push(b.stored);
     this.size += b.stored.length;
@@ -55,6 +56,11 @@ export class PackWriter {
     if (this.failure) throw this.failure;
   }
 
+  /**
+   * Seals the pending blobs into a pack and starts its upload. Everything up to the
+   * upload's registration is synchronous, so a blob added meanwhile lands in the next
+   * pack, and flush() always sees this upload.
+   */
   private async cut(): Promise<void> {
     const header = seal(this.headerKey, encodePackHeader(this.entries));
     const trailer = Buffer.alloc(4);
@@ -64,15 +70,18 @@ export class PackWriter {
     this.parts = [];
     this.entries = [];
     this.size = 0;
-    const pack: FinishedPack = { id: await objectName(bytes), size: bytes.length, blobs };
-    while (this.uploads.size >= this.maxUploads) await Promise.race(this.uploads);
-    const p: Promise<void> = this.upload(pack.id, bytes)
-      .then(() => this.onPackStored(pack))
+    const store = async () => {
+      const pack: FinishedPack = { id: await objectName(bytes), size: bytes.length, blobs };
+      await this.upload(pack.id, bytes);
+      this.onPackStored(pack);
+    };
+    const p: Promise<void> = store()
       .catch((err) => {
         this.failure ??= err;
       })
       .finally(() => this.uploads.delete(p));
     this.uploads.add(p);
+    while (this.uploads.size > this.maxUploads) await Promise.race(this.uploads);
     if (this.failure) throw this.failure;
   }
 }
