@@ -14,10 +14,7 @@
 import { BlobEntry, BlobType } from './blob.js';
 import { encodeIndex, IndexedPack } from './index-format.js';
 import { listPacks, loadIndexFiles, ListedPack } from './index-files.js';
-import { mergeRanges } from './byte-ranges.js';
-import { CryptoPool } from './crypto-pool.js';
 import { objectName, toHex } from './hex.js';
-import { floorIndex } from './image-map.js';
 import { LockHandle } from './lock.js';
 import { FinishedPack, PackWriter } from './pack-writer.js';
 import { referencedBlobs, ReferencedBlobs } from './references.js';
@@ -206,74 +203,38 @@ const FETCH_AHEAD = 4;
 /** New packs written at once: their fsyncs (or uploads) overlap; 8 beat 4 by 10% here. */
 const REPACK_UPLOADS = 8;
 
-/**
- * A pack whose kept blobs fall into more pieces than this is read whole in one request
- * (one GET on S3) rather than piece by piece.
- */
-const MAX_PIECES = 8;
-
-/**
- * Copies the kept blobs' stored bytes as they are (no re-encryption) into new packs. Only
- * the kept blobs are read, and each must still open (decrypt and match its id, in worker
- * threads) before it is copied: prune never carries damage into a new pack and then
- * deletes the pack it came from.
- */
+/** Copies the kept blobs' stored bytes as they are (no re-encryption) into new packs. */
 async function repackBlobs(repo: Repository, work: Plan['repack']): Promise<FinishedPack[]> {
   const fresh: FinishedPack[] = [];
   const writer = (type: BlobType) =>
     new PackWriter(type, repo.config.packSize, repo.key.encrypt, (name, bytes) => repo.backend.save({ type: 'data', name }, bytes), (p) => fresh.push(p), REPACK_UPLOADS);
   const writers = { data: writer('data'), tree: writer('tree') };
-  const pool = new CryptoPool(repo.key);
-  const fetch = async ({ pack, blobs }: Plan['repack'][number]): Promise<Uint8Array[]> => {
-    const stored = await readBlobs(repo, pack, blobs);
-    await Promise.all(
-      blobs.map((b, i) =>
-        // A copy goes to the worker: the original is what gets copied into the new pack.
-        pool.openBlob({ ...b, pack: pack.id }, Uint8Array.from(stored[i])).catch((err: Error) => {
-          throw new PruneAbortedError(`${err.message.replace(/\. Run `cairn check.*$/, '')}; nothing was deleted. Run \`cairn check --read-data\` to see what it affects`);
-        }),
-      ),
-    );
-    return stored;
-  };
-  try {
-    // The next packs are fetched and verified while this one is copied: memory stays at a
-    // few packs, and reading, verifying and writing overlap.
-    const ahead: Promise<Uint8Array[]>[] = [];
-    for (let i = 0; i < work.length; i++) {
-      while (ahead.length < FETCH_AHEAD && i + ahead.length < work.length) {
-        const p = fetch(work[i + ahead.length]);
-        // Awaited in its turn; this keeps a failure meanwhile from going unhandled.
-        p.catch(() => {});
-        ahead.push(p);
-      }
-      const stored = await ahead.shift()!;
-      const { blobs } = work[i];
-      for (let k = 0; k < blobs.length; k++) {
-        const b = blobs[k];
-        await writers[b.type].add({ id: b.id, stored: stored[k], rawLength: b.rawLength, compressed: b.compressed });
-      }
+  const fetch = async (pack: ListedPack) => {
+    const bytes = await repo.backend.load({ type: 'data', name: pack.id });
+    if ((await objectName(bytes)) !== pack.id) {
+      throw new PruneAbortedError(`pack ${pack.id} does not match its SHA-256 (damaged); run \`cairn check --read-data\``);
     }
-    await writers.data.flush();
-    await writers.tree.flush();
-  } finally {
-    await pool.close();
-  }
-  return fresh;
-}
-
-/** The stored bytes of these blobs of a pack, in their order: the runs they form, or the whole pack. */
-async function readBlobs(repo: Repository, pack: ListedPack, blobs: BlobEntry[]): Promise<Uint8Array[]> {
-  const h = { type: 'data' as const, name: pack.id };
-  let runs = mergeRanges(blobs.map((b) => ({ offset: b.offset, length: b.length })));
-  if (runs.length > MAX_PIECES) runs = [{ offset: 0, length: pack.size }];
-  const read = await Promise.all(runs.map((r) => repo.backend.load(h, r.offset, r.length)));
-  return blobs.map((b) => {
-    const i = floorIndex(runs, b.offset, (r) => r.offset);
-    const bytes = read[i].subarray(b.offset - runs[i].offset, b.offset - runs[i].offset + b.length);
-    if (bytes.length !== b.length) throw new PruneAbortedError(`data/${pack.id} is shorter than its index says (blob ${toHex(b.id)}); nothing was deleted. Run \`cairn check --read-data\` to see what it affects`);
     return bytes;
-  });
+  };
+  // The next packs are fetched and verified while this one is copied: memory stays at a
+  // few packs, and reading, hashing and writing overlap.
+  const ahead: Promise<Uint8Array>[] = [];
+  for (let i = 0; i < work.length; i++) {
+    while (ahead.length < FETCH_AHEAD && i + ahead.length < work.length) {
+      const p = fetch(work[i + ahead.length].pack);
+      // Awaited in its turn; this keeps a failure meanwhile from going unhandled.
+      p.catch(() => {});
+      ahead.push(p);
+    }
+    const bytes = await ahead.shift()!;
+    const { blobs } = work[i];
+    for (const b of blobs) {
+      await writers[b.type].add({ id: b.id, stored: bytes.subarray(b.offset, b.offset + b.length), rawLength: b.rawLength, compressed: b.compressed });
+    }
+  }
+  await writers.data.flush();
+  await writers.tree.flush();
+  return fresh;
 }
 
 function sum(values: Iterable<number>): number {
