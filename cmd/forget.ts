@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { applyPolicy, GroupKey, groupSnapshots, isEmptyPolicy, parseCalendarDuration, parseGroupBy, RetentionPolicy } from '../repo/retention.js';
+import { mapLimit } from '../repo/repository.js';
 import { resolveSnapshot } from '../repo/snapshot-select.js';
 import { SnapshotRef } from '../repo/snapshot.js';
 import { GlobalArgs, repeatable } from './context.js';
@@ -103,7 +104,8 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       }
     }
     if (!args.dryRun) {
-      for (const r of doomed) await repo.backend.remove({ type: 'snapshots', name: r.id });
+      // Concurrent: on S3 each removal is a round trip.
+      await mapLimit(doomed, 8, (r) => repo.backend.remove({ type: 'snapshots', name: r.id }));
     }
     out.print(`${args.dryRun ? 'would remove' : 'removed'} ${doomed.length} snapshot${doomed.length === 1 ? '' : 's'}`);
     if (args.prune) await runPrune(repo, out, lock, maxUnused, args.dryRun);

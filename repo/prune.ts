@@ -119,7 +119,7 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
     plan.stats.indexFilesReplaced = old.length;
 
     step('delete-index');
-    for (const name of old) await repo.backend.remove({ type: 'index', name });
+    await mapLimit(old, 8, (name) => repo.backend.remove({ type: 'index', name }));
   }
 
   step('delete-packs');
