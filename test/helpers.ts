@@ -41,6 +41,17 @@ export function cairn(args: string[], env: Record<string, string> = {}, opts: { 
   });
 }
 
+/** A repository in `dir` (packs of `packSize`, so blobs spread over packs) holding one backup of `src`. */
+export async function repoWithBackup(dir: string, src: string, env: Record<string, string>, packSize: string): Promise<{ repo: string; g: string[] }> {
+  const repo = path.join(dir, 'repo');
+  const g = ['--repo', repo, '--cache-dir', path.join(dir, 'cache')];
+  const init = await cairn([...g, 'init', '--pack-size', packSize], env);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const b = await cairn([...g, 'backup', src], env);
+  if (b.code !== 0) throw new Error(`backup failed: ${b.stderr}`);
+  return { repo, g };
+}
+
 export interface EntryDigest {
   desc: string;
   mtimeNs?: bigint;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { cairn, pseudoRandom, tempDir } from '../helpers.js';
+import { cairn, pseudoRandom, repoWithBackup, tempDir } from '../helpers.js';
 
 const env = { CAIRN_PASSWORD: 'pw' };
 
@@ -15,11 +15,7 @@ async function setup() {
   await fs.writeFile(path.join(src, 'big.bin'), pseudoRandom(1536 * 1024, 1));
   await fs.writeFile(path.join(src, 'medium.bin'), pseudoRandom(300 * 1024, 2));
   await fs.writeFile(path.join(src, 'small.txt'), 'small\n');
-  const repo = path.join(dir, 'repo');
-  const g = ['--repo', repo, '--cache-dir', path.join(dir, 'cache')];
-  assert.equal((await cairn([...g, 'init', '--pack-size', '4k'], env)).code, 0);
-  const b = await cairn([...g, 'backup', src], env);
-  assert.equal(b.code, 0, b.stderr);
+  const { repo, g } = await repoWithBackup(dir, src, env, '4k');
   return { dir, src, repo, g };
 }
 

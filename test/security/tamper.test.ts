@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { cairn, pseudoRandom, sha256, tempDir } from '../helpers.js';
+import { cairn, pseudoRandom, repoWithBackup, sha256, tempDir } from '../helpers.js';
 
 const env = { CAIRN_PASSWORD: 'pw' };
 
@@ -31,11 +31,7 @@ async function setup(files: Record<string, Buffer>, dirs: string[] = []) {
     await fs.mkdir(path.dirname(path.join(src, name)), { recursive: true });
     await fs.writeFile(path.join(src, name), data);
   }
-  const repo = path.join(dir, 'repo');
-  const g = ['--repo', repo, '--cache-dir', path.join(dir, 'cache')];
-  assert.equal((await cairn([...g, 'init', '--pack-size', '4k'], env)).code, 0);
-  const b = await cairn([...g, 'backup', src], env);
-  assert.equal(b.code, 0, b.stderr);
+  const { repo, g } = await repoWithBackup(dir, src, env, '4k');
   return { dir, src, repo, g };
 }
 
