@@ -18,6 +18,8 @@ export class CryptoPool {
   private readonly busy: number[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextTask = 1;
+  /** Set once a worker died: later work fails at once instead of waiting on it forever. */
+  private failure?: Error;
 
   constructor(keys: { encrypt: Uint8Array; blobId: Uint8Array }, size = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) {
     for (let i = 0; i < size; i++) {
@@ -31,6 +33,7 @@ export class CryptoPool {
         p.resolve(m);
       });
       w.on('error', (err) => {
+        this.failure ??= err;
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       });
@@ -61,6 +64,7 @@ export class CryptoPool {
   }
 
   private run(make: (task: number) => CryptoRequest, bytes: Uint8Array): Promise<CryptoReply> {
+    if (this.failure) return Promise.reject(this.failure);
     const worker = this.busy.indexOf(Math.min(...this.busy));
     const task = this.nextTask++;
     if (this.busy[worker]++ === 0) this.workers[worker].ref();
