@@ -27,6 +27,25 @@ ensure_dataset() { [ -d "$src" ] || build_dataset; }
 # Regular files and their bytes (du counts directory sizes, which differ between copies).
 file_totals() { find "$1" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { print n, b }'; }
 
+# step TOOL STEP ARGS...: `measure` of TOOL's own command (the array named TOOL: cairn or
+# restic) with ARGS; both tools take the same arguments for backup and restore.
+step() {
+  local -n tool_cmd=$1
+  measure "$1" "$2" "${tool_cmd[@]}" "${@:3}"
+}
+
+# restore_checked TOOL EXPECTED: a timed full restore of the latest snapshot, then (not
+# timed) a check that it holds EXPECTED files and bytes (`file_totals` of the source).
+restore_checked() {
+  local dir="$work/restore-$1"
+  rm -rf "$dir" && mkdir -p "$dir"
+  step "$1" restore restore latest --target "$dir"
+  local got
+  got=$(file_totals "$dir$src")
+  [ "$got" = "$2" ] || die "$1 restored $got (files, bytes), the source has $2"
+  rm -rf "$dir"
+}
+
 cache_note="page cache dropped before every step"
 cold() {
   sync

@@ -89,38 +89,13 @@ has cairn && "${cairn[@]}" init >/dev/null
 has restic && "${restic[@]}" init --repository-version 2 >/dev/null
 
 steps=(first unchanged changed restore)
-for tool in $tools; do
-  case $tool in
-    cairn) measure cairn first "${cairn[@]}" backup "$src" ;;
-    restic) measure restic first "${restic[@]}" backup "$src" ;;
-  esac
-done
-for tool in $tools; do
-  case $tool in
-    cairn) measure cairn unchanged "${cairn[@]}" backup "$src" ;;
-    restic) measure restic unchanged "${restic[@]}" backup "$src" ;;
-  esac
-done
+for tool in $tools; do step "$tool" first backup "$src"; done
+for tool in $tools; do step "$tool" unchanged backup "$src"; done
 changed=$(change_files)
 trap restore_dataset EXIT
-for tool in $tools; do
-  case $tool in
-    cairn) measure cairn changed "${cairn[@]}" backup "$src" ;;
-    restic) measure restic changed "${restic[@]}" backup "$src" ;;
-  esac
-done
-for tool in $tools; do
-  rm -rf "$work/restore-$tool"
-  mkdir -p "$work/restore-$tool"
-  case $tool in
-    cairn) measure cairn restore "${cairn[@]}" restore latest --target "$work/restore-$tool" ;;
-    restic) measure restic restore "${restic[@]}" restore latest --target "$work/restore-$tool" ;;
-  esac
-  # Not timed: the restore must hold as many files and bytes as the source.
-  got=$(file_totals "$work/restore-$tool$src")
-  [ "$got" = "$(file_totals "$src")" ] || die "$tool restored $got (files, bytes), the source has $(file_totals "$src")"
-  rm -rf "$work/restore-$tool"
-done
+for tool in $tools; do step "$tool" changed backup "$src"; done
+expected=$(file_totals "$src")
+for tool in $tools; do restore_checked "$tool" "$expected"; done
 restore_dataset
 
 # ---- report -------------------------------------------------------------------------------

@@ -70,18 +70,8 @@ measure() {
 
 "${cairn[@]}" init >/dev/null
 "${restic[@]}" init --repository-version 2 >/dev/null
-measure cairn backup "${cairn[@]}" backup "$src"
-measure restic backup "${restic[@]}" backup "$src"
-for tool in cairn restic; do
-  mkdir -p "$work/restore-$tool"
-  case $tool in
-    cairn) measure cairn restore "${cairn[@]}" restore latest --target "$work/restore-$tool" ;;
-    restic) measure restic restore "${restic[@]}" restore latest --target "$work/restore-$tool" ;;
-  esac
-  got=$(file_totals "$work/restore-$tool$src")
-  [ "$got" = "$source_totals" ] || die "$tool restored $got (files, bytes), the source has $source_totals"
-  rm -rf "$work/restore-$tool"
-done
+for tool in cairn restic; do step "$tool" backup backup "$src"; done
+for tool in cairn restic; do restore_checked "$tool" "$source_totals"; done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 read -r files bytes <<<"$source_totals"
