@@ -1,5 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { dataRanges } from './data-ranges.js';
 import type { ReadAt } from './source.js';
 
 export type FileSource = ReadAt & { close(): Promise<void> };
@@ -41,6 +42,7 @@ function fileSource(fh: FileHandle, size: number): FileSource {
       }
       return done === n ? buf : buf.subarray(0, done);
     },
+    dataIn: (offset, length) => dataRanges(fh.fd, offset, Math.max(0, Math.min(length, size - offset))),
     close: () => fh.close(),
   };
 }

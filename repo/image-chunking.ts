@@ -56,20 +56,25 @@ export class RangeChunker {
 
   private async addRange(src: ReadAt, r: ByteRange): Promise<void> {
     const end = r.offset + r.length;
-    const readPiece = async (at: number) => {
+    /** A piece's bytes, or just its length when it lies in a hole of a sparse source. */
+    const readPiece = async (at: number): Promise<Uint8Array | number> => {
       const want = Math.min(PIECE, end - at);
+      // zeroRuns ignores a last block shorter than ZERO_RUN_ALIGN, so such a piece is read.
+      if (want >= ZERO_RUN_ALIGN && src.dataIn?.(at, want)?.length === 0) return want;
       const bytes = await src.read(at, want);
       if (bytes.length !== want) throw new SourceEndedError(at + bytes.length, src.size);
       return bytes;
     };
     let next = r.offset < end ? readPiece(r.offset) : undefined;
     for (let at = r.offset; at < end && next; ) {
-      const bytes = await next;
-      const after = at + bytes.length;
+      const got = await next;
+      const length = typeof got === 'number' ? got : got.length;
+      const after = at + length;
       // Read ahead while this piece is scanned and handed to the workers.
       next = after < end ? readPiece(after) : undefined;
-      await this.piece(at, bytes);
-      this.bytesRead += bytes.length;
+      if (typeof got === 'number') this.zeros(at, got);
+      else await this.piece(at, got);
+      this.bytesRead += length;
       this.onRead(this.bytesRead);
       at = after;
     }
@@ -81,11 +86,16 @@ export class RangeChunker {
     let at = 0;
     for (const z of zeroRuns(bytes, ZERO_RUN_ALIGN)) {
       if (z.offset > at) await this.data(offset + at, bytes.subarray(at, z.offset));
-      if (this.zeroStart < 0) this.zeroStart = offset + z.offset;
-      this.zeroLength += z.length;
+      this.zeros(offset + z.offset, z.length);
       at = z.offset + z.length;
     }
     if (at < bytes.length) await this.data(offset + at, bytes.subarray(at));
+  }
+
+  /** Zeros that extend the current zero run (or start one). */
+  private zeros(offset: number, length: number): void {
+    if (this.zeroStart < 0) this.zeroStart = offset;
+    this.zeroLength += length;
   }
 
   /** A zero run ends: long ones become holes, short ones are data like any other. */

@@ -26,6 +26,35 @@ describe('openFileSource', () => {
     }
   });
 
+  it('tells where a sparse file holds data, and a dense copy of it holds data everywhere', async () => {
+    const sparse = join(tmp.path, 'sparse.bin');
+    const fh = await open(sparse, 'w');
+    await fh.truncate(40 << 20);
+    await fh.write(Buffer.alloc(8192, 1), 0, 8192, 12 << 20);
+    await fh.write(Buffer.from('tail'), 0, 4, (40 << 20) - 4);
+    await fh.close();
+    const src = await openFileSource(sparse);
+    try {
+      const data = src.dataIn!(0, src.size);
+      assert.ok(data, 'this file system answers SEEK_DATA (needs koffi on Linux)');
+      assert.ok(data.some((r) => r.offset <= 12 << 20 && r.offset + r.length >= (12 << 20) + 8192), JSON.stringify(data));
+      assert.ok(data.some((r) => r.offset + r.length === 40 << 20), 'data at the very end');
+      assert.ok(data.reduce((n, r) => n + r.length, 0) < 4 << 20, `mostly holes: ${JSON.stringify(data)}`);
+      assert.deepEqual(src.dataIn!(20 << 20, 4 << 20), [], 'a range inside a hole');
+      assert.deepEqual(src.dataIn!((12 << 20) + 4096, 100), [{ offset: (12 << 20) + 4096, length: 100 }], 'clipped to the range asked');
+    } finally {
+      await src.close();
+    }
+    const dense = join(tmp.path, 'dense.bin');
+    run('cp', ['--sparse=never', sparse, dense], 'coreutils');
+    const copy = await openFileSource(dense);
+    try {
+      assert.deepEqual(copy.dataIn!(0, copy.size), [{ offset: 0, length: 40 << 20 }]);
+    } finally {
+      await copy.close();
+    }
+  });
+
   it('rejects a directory', async () => {
     await assert.rejects(openFileSource(tmp.path), /neither a regular file nor a block device/);
   });

@@ -51,6 +51,7 @@ export function countingSource(inner: ReadAt): ReadAt & { bytesRead: number } {
       s.bytesRead += b.length;
       return b;
     },
+    dataIn: inner.dataIn?.bind(inner),
   };
   return s;
 }

@@ -8,6 +8,7 @@ import { openFileSource } from '../../disk/file-source.js';
 import { backupImage } from '../../repo/image-backup.js';
 import { restoreImage, verifyImage, VerifyError } from '../../repo/image-restore.js';
 import { Repository } from '../../repo/repository.js';
+import { countingSource } from '../disk/fuzz-tools.js';
 import { allocated, loopDevice, newRepo, requireRoot, sha256File, summaryOf, TestRepo } from './tools.js';
 
 const MiB = 1024 * 1024;
@@ -56,6 +57,35 @@ test('plain image: backup, restore byte for byte into a sparse file, --verify, a
   const snaps = JSON.parse(await r.ok(['snapshots', '--json']));
   assert.deepEqual(snaps.map((s: { kind: string }) => s.kind), ['image', 'image', 'image', 'image']);
   assert.equal(snaps[0].image.mode, 'plain');
+});
+
+test('the holes of a sparse image are not read, and it is stored exactly as a dense copy of it', async () => {
+  const dir = await tempDir('cairn-image-');
+  const img = path.join(dir, 'disk.img');
+  await sparseImage(img, 17);
+  const dense = path.join(dir, 'dense.img');
+  await fs.writeFile(dense, await fs.readFile(img));
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    const backup = async (file: string) => {
+      const src = await openFileSource(file);
+      const counted = countingSource(src);
+      try {
+        const { snapshot } = await backupImage(repo, counted, { sourceName: file, plain: true });
+        return { bytesRead: counted.bytesRead, map: (snapshot.image as { mapRoot: string }).mapRoot };
+      } finally {
+        await src.close();
+      }
+    };
+    const s = await backup(img);
+    const d = await backup(dense);
+    assert.equal(d.bytesRead, 72 * MiB, 'a dense file is read whole');
+    // Only the 8 MiB pieces that hold data are read: three of the nine.
+    assert.equal(s.bytesRead, 24 * MiB, 'the sparse file is read where it holds data');
+    assert.equal(s.map, d.map, 'the same image map (holes and blobs) either way');
+  } finally {
+    await repo.close();
+  }
 });
 
 test('verifying finds a changed byte, a hole that is not zero, and a short target', async () => {
