@@ -1,7 +1,5 @@
 import { promises as fs } from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { backup } from '../repo/archiver.js';
-import { backupImageCommand } from './backup-image.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
@@ -47,6 +45,7 @@ interface BackupArgs extends GlobalArgs {
 export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   if (args.image !== undefined) {
     if (args.paths?.length) throw new UsageError('--image backs up one image; give no other paths');
+    const { backupImageCommand } = await import('./backup-image.js');
     return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force });
   }
   if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
@@ -66,7 +65,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   const time = args.time ? parseTime(args.time) : undefined;
   await withRepository(args, async (repo, out) => {
     const started = Date.now();
-      const result = await backup(repo, {
+      const result = await (await import('../repo/archiver.js')).backup(repo, {
         paths: args.paths!,
         excludes,
         excludeCaches: args.excludeCaches,

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { check, parseReadDataSubset, Problem, ReadDataSubset } from '../repo/check.js';
+import type { Problem, ReadDataSubset } from '../repo/check.js';
 import { GlobalArgs } from './context.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { formatBytes } from './output.js';
@@ -22,6 +22,7 @@ interface Args extends GlobalArgs {
 const SHOW_PATHS = 10;
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
+  const { check, parseReadDataSubset } = await import('../repo/check.js');
   let readData: ReadDataSubset | undefined;
   try {
     readData = args.readDataSubset ? parseReadDataSubset(args.readDataSubset) : args.readData ? { all: true } : undefined;

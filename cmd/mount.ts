@@ -1,6 +1,4 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { mountFuse } from '../mount/fuse.js';
-import { Vfs } from '../mount/vfs.js';
 import { GlobalArgs } from './context.js';
 import { withRepository } from './run.js';
 
@@ -22,12 +20,14 @@ interface Args extends GlobalArgs {
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
   await withRepository(args, async (repo, out) => {
+    const { Vfs } = await import('../mount/vfs.js');
     const vfs = await Vfs.create(repo, { cacheBytes: args.cacheSize * 1024 * 1024 });
     // Handlers go in before mounting: libfuse installs its own for signals still at their
     // default, and those would end the process without unmounting.
     const signal = untilSignal();
     let mounted;
     try {
+      const { mountFuse } = await import('../mount/fuse.js');
       mounted = await mountFuse(vfs, args.mountpoint, { allowOther: args.allowOther, debug: args.debugFuse });
     } catch (err) {
       signal.cancel();

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { LockHandle } from '../repo/lock.js';
-import { prune, PruneStats } from '../repo/prune.js';
+import type { PruneStats } from '../repo/prune.js';
 import { Repository } from '../repo/repository.js';
 import { GlobalArgs } from './context.js';
 import { formatBytes, Output } from './output.js';
@@ -33,6 +33,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
 }
 
 export async function runPrune(repo: Repository, out: Output, lock: LockHandle | undefined, maxUnused: number, dryRun: boolean): Promise<PruneStats> {
+  const { prune } = await import('../repo/prune.js');
   const stats = await prune(repo, {
     maxUnused,
     dryRun,

@@ -1,5 +1,4 @@
 /** `cairn restore SNAPSHOT --image --target FILE_OR_DEVICE`. */
-import { restoreImage } from '../repo/image-restore.js';
 import { resolveSnapshot } from '../repo/snapshot-select.js';
 import { GlobalArgs } from './context.js';
 import { formatBytes, formatDuration } from './output.js';
@@ -11,6 +10,7 @@ export async function restoreImageCommand(args: GlobalArgs & { target: string; v
     const ref = await resolveSnapshot(repo, snapshot);
     const started = Date.now();
     out.info(`restoring image snapshot ${ref.id.slice(0, 8)} of ${ref.snapshot.paths.join(' ')} at ${ref.snapshot.time} to ${args.target}`);
+    const { restoreImage } = await import('../repo/image-restore.js');
     const r = await restoreImage(repo, ref.snapshot, args.target, {
       verify: args.verify,
       onProgress: (p) => {

@@ -1,5 +1,4 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { restore } from '../repo/restorer.js';
 import { resolveSnapshot, splitSnapshotArg } from '../repo/snapshot-select.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_ERROR } from './exit-codes.js';
@@ -39,6 +38,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     const ref = await resolveSnapshot(repo, snapshot);
     const started = Date.now();
     out.info(`restoring snapshot ${ref.id.slice(0, 8)} of ${ref.snapshot.paths.join(' ')} at ${ref.snapshot.time}${subpath !== '/' ? ` (${subpath})` : ''} to ${args.target}`);
+    const { restore } = await import('../repo/restorer.js');
     const p = await restore(repo, ref.snapshot.tree, {
       target: args.target,
       subpath,

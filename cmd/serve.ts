@@ -1,10 +1,4 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { readPartitionTable } from '../disk/partitions.js';
-import { sliceSource } from '../disk/slice.js';
-import { serveNbd } from '../mount/nbd.js';
-import { Vfs } from '../mount/vfs.js';
-import { serveWebDav } from '../mount/webdav.js';
-import { openImageSnapshot } from '../repo/image-reader.js';
 import { imageInfo } from '../repo/image-snapshot.js';
 import { resolveSnapshot } from '../repo/snapshot-select.js';
 import { GlobalArgs } from './context.js';
@@ -77,7 +71,9 @@ async function serveWebDavCommand(args: ArgumentsCamelCase<WebDavArgs>) {
   }
   await withRepository(args, async (repo, out) => {
     if (!auth && !isLoopback(host)) out.warn(`warning: serving without a password on ${host}: anyone who reaches it can read every snapshot`);
+    const { Vfs } = await import('../mount/vfs.js');
     const vfs = await Vfs.create(repo, { cacheBytes: args.cacheSize * 1024 * 1024 });
+    const { serveWebDav } = await import('../mount/webdav.js');
     const server = await serveWebDav(vfs, { host, port, auth });
     const shown = host.includes(':') ? `[${host}]` : host;
     out.print(`serving WebDAV on http://${shown}:${server.port}/ (read-only); Ctrl-C to stop`);
@@ -92,6 +88,12 @@ async function serveNbdCommand(args: ArgumentsCamelCase<NbdArgs>) {
   await withRepository(args, async (repo, out) => {
     const ref = await resolveSnapshot(repo, args.snapshot);
     const info = imageInfo(ref.snapshot, ref.id);
+    const [{ openImageSnapshot }, { readPartitionTable }, { sliceSource }, { serveNbd }] = await Promise.all([
+      import('../repo/image-reader.js'),
+      import('../disk/partitions.js'),
+      import('../disk/slice.js'),
+      import('../mount/nbd.js'),
+    ]);
     let source = await openImageSnapshot(repo, ref.snapshot, ref.id);
     let what = `image ${ref.id.slice(0, 8)} (${info.source})`;
     if (args.partition !== undefined) {

@@ -7,7 +7,6 @@
  * 0.75 GB/s for hash-wasm's WASM) is used where its prebuilt binary exists for the
  * platform; elsewhere hash-wasm computes the same ids.
  */
-import { createBLAKE3 } from 'hash-wasm';
 import { optionalNative } from './optional-native.js';
 
 export const BLOB_ID_KEY_BYTES = 32;
@@ -47,6 +46,8 @@ export async function createBlobHasher(key: Uint8Array, kind: BlobHasherKind = b
       return hasher.digestBuffer();
     };
   }
+  // Loaded only here: where the native code runs, hash-wasm would cost every start 20 ms.
+  const { createBLAKE3 } = await import('hash-wasm');
   const hasher = await createBLAKE3(BLOB_ID_BYTES * 8, key);
   return (data: Uint8Array): Uint8Array => {
     hasher.init();

@@ -8,7 +8,6 @@ import os from 'node:os';
 import type { ReadAt } from '../disk/source.js';
 import { ChunkPool } from './chunk-pool.js';
 import { RangeChunker } from './image-chunking.js';
-import { fileSystemAwareBackup } from './image-fs.js';
 import { saveImageMap } from './image-map-store.js';
 import { ImageInfo, imageInfo, sameSource, SourceStat } from './image-snapshot.js';
 import { Repository } from './repository.js';
@@ -105,7 +104,7 @@ export async function backupImage(repo: Repository, source: ReadAt, opts: ImageB
     const base = { source: opts.sourceName, size: source.size, usedOnly: false, fileSystems: [] };
     const fsResult = opts.plain
       ? null
-      : await fileSystemAwareBackup(repo, pool, source, { usedOnly: !!opts.usedOnly, warn, onRead: (b, f) => ((files = f), report(b)) });
+      : await (await import('./image-fs.js')).fileSystemAwareBackup(repo, pool, source, { usedOnly: !!opts.usedOnly, warn, onRead: (b, f) => ((files = f), report(b)) });
     if (fsResult) {
       info = { ...base, mode: 'fs', usedOnly: !!opts.usedOnly, partitionTable: fsResult.partitionTable, fileSystems: fsResult.fileSystems };
       tree = fsResult.tree;
