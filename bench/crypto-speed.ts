@@ -1,6 +1,6 @@
 /**
  * Throughput of the per-byte hot path: sealing, opening, blob ids, chunking, zero checks.
- * Run: npx tsc && node dist/bench/crypto-speed.js [MiB]   (default 256 MiB of random data)
+ * Run: npm run build && node dist/bench/crypto-speed.js [MiB]   (default 256 MiB of random data)
  * Crypto runs per 1 MiB blob, the default average chunk size.
  */
 import { randomBytes } from 'node:crypto';

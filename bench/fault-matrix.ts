@@ -2,7 +2,7 @@
  * Crash and fault matrix: repeated trials per fault, each at a different moment, and how
  * many of them left a repository that checks, restores and takes the next backup.
  *
- *   npx tsc -p tsconfig.json && TRIALS=100 node dist/bench/fault-matrix.js
+ *   npm run build && TRIALS=100 node dist/bench/fault-matrix.js
  *
  * TRIALS (default 100), CASES (comma list, default all: backup, backup-image, prune,
  * key-passwd, full-disk, read-error), WORK (default a new directory under /tmp; kept

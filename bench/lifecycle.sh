@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1536}
 DAYS=${2:-30}
 command -v restic >/dev/null || { echo "missing restic (Debian: restic)" >&2; exit 1; }
-npx tsc -p tsconfig.json
+npm run build
 W=$(mktemp -d /tmp/cairn-bench-lifecycle.XXXXXX)
 [ -n "${KEEP:-}" ] && echo "keeping $W" || trap 'rm -rf "$W"' EXIT
 export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench

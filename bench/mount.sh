@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-500}
 for t in restic fusermount3 /usr/bin/time; do command -v "$t" >/dev/null || { echo "missing $t (Debian: restic, fuse3, time)" >&2; exit 1; }; done
-npx tsc -p tsconfig.json
+npm run build
 W=$(mktemp -d /tmp/cairn-bench-mount.XXXXXX)
 MNT=$W/mnt
 cleanup() {

@@ -4,7 +4,7 @@
  * init, a first backup of a ~1 GiB tree, an unchanged backup with a warm cache, a backup
  * after 2% of the files changed, an unchanged backup with an empty cache, and a restore.
  *
- * Run: npx tsc && node dist/bench/s3-requests.js [MiB]      (default 1024)
+ * Run: npm run build && node dist/bench/s3-requests.js [MiB]      (default 1024)
  * The S3 server is the one test/ceph/start-ceph.sh starts (or CAIRN_TEST_S3_ENDPOINT with
  * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). The tree is generated once (incompressible,
  * deterministic) under $BENCH_DATA (default /var/tmp/cairn-bench-data)/s3-requests-<MiB>.

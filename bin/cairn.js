@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import '../dist/cmd/main.js';
+import '../dist/bundle/main.js';
