@@ -10,7 +10,9 @@ export type Fault =
   /** Forward, then cut the connection after part of the response (before any of it for an empty body). */
   | { kind: 'reset' }
   /** Wait this long, then forward. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Forward with one byte of the request body flipped (damage on the way in). */
+  | { kind: 'corrupt' };
 
 export interface FaultRates {
   /** Share of requests answered 500/503 without reaching the server. */
@@ -119,10 +121,10 @@ export class FaultProxy {
       return;
     }
     if (fault.kind === 'reset') this.counts.resets++;
-    this.forward(req, res, fault.kind === 'reset');
+    this.forward(req, res, fault.kind === 'reset', fault.kind === 'corrupt');
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, cut: boolean): void {
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, cut: boolean, corrupt = false): void {
     const upstream = http.request(
       { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
@@ -154,7 +156,19 @@ export class FaultProxy {
       },
     );
     upstream.on('error', () => res.socket?.destroy());
-    req.pipe(upstream);
+    if (!corrupt) {
+      req.pipe(upstream);
+      return;
+    }
+    let flipped = false;
+    req.on('data', (chunk: Buffer) => {
+      if (!flipped && chunk.length > 0) {
+        chunk[0] ^= 0x01;
+        flipped = true;
+      }
+      upstream.write(chunk);
+    });
+    req.on('end', () => upstream.end());
   }
 }
 

@@ -6,6 +6,7 @@ import { openBackend } from '../../backends/open.js';
 import { RetryBackend } from '../../backends/retry.js';
 import { backendConformance, listAll, nameOf } from './conformance.js';
 import { testS3, uniqueBucket } from './ceph.js';
+import { FaultProxy } from './fault-proxy.js';
 
 describe('parseS3Url', () => {
   it('parses AWS locations', () => {
@@ -67,6 +68,44 @@ describe('S3 backend on Ceph', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('the server refuses an upload damaged on the way, for named-by-content objects and for locks', async () => {
+    const s3 = await testS3();
+    const bucket = uniqueBucket('damage');
+    // Uploads of objects (a key below the bucket) are damaged; creating the bucket is not.
+    const isUpload = (req: { method?: string; url?: string }) => req.method === 'PUT' && new URL(req.url ?? '/', 'http://x').pathname.split('/').filter(Boolean).length > 1;
+    const proxy = new FaultProxy({ target: s3.endpoint, choose: (req) => ({ kind: isUpload(req) ? 'corrupt' : 'pass' }) });
+    const b = new S3Backend({ endpoint: await proxy.start(), bucket, prefix: '', pathStyle: true });
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true });
+    try {
+      await b.create();
+      const data = new TextEncoder().encode('bytes that must arrive as they were sent');
+      const id = nameOf(data);
+      await assert.rejects(b.save({ type: 'data', name: id }, data));
+      await assert.rejects(b.save({ type: 'locks', name: id }, data));
+      const puts = proxy.requests.filter((r) => r.fault === 'corrupt');
+      assert.equal(puts.length, 2, `both uploads went through the proxy damaged: ${JSON.stringify(proxy.requests)}`);
+      const keys = ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key);
+      assert.deepEqual(keys, [], 'nothing damaged was stored');
+
+      // Damage on the way is worth a retry: the second attempt goes through intact.
+      let damaged = 0;
+      const once = new FaultProxy({ target: s3.endpoint, choose: (req) => ({ kind: isUpload(req) && damaged++ === 0 ? 'corrupt' : 'pass' }) });
+      const retrying = new RetryBackend(new S3Backend({ endpoint: await once.start(), bucket, prefix: '', pathStyle: true }), { baseDelayMs: 1, maxDelayMs: 5 });
+      try {
+        await retrying.save({ type: 'data', name: id }, data);
+        assert.deepEqual(Buffer.from(await retrying.load({ type: 'data', name: id })), Buffer.from(data));
+        assert.equal(once.requests.filter((r) => r.fault === 'corrupt').length, 1);
+      } finally {
+        await retrying.close();
+        await once.stop();
+      }
+    } finally {
+      client.destroy();
+      await b.close();
+      await proxy.stop();
     }
   });
 
