@@ -17,6 +17,8 @@ import { fromHex } from './hex.js';
 import { writeXattrs } from './xattrs.js';
 
 const execFileP = promisify(execFile);
+/** Metadata calls in flight at once (mkdir, symlink, chown, chmod, utimes). */
+const METADATA_CONCURRENCY = 16;
 
 export interface RestoreOptions {
   target: string;
@@ -85,15 +87,16 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     consider(Buffer.concat([Buffer.from('/'), nameBytes(start)]), start);
   }
 
-  // Directories first, so every file has a parent.
-  for (const it of items) {
-    if (it.node.type !== 'dir') continue;
+  // Directories first, so every file has a parent. Many at once: each is a round trip
+  // through libuv's thread pool, and a missing parent is made by whichever comes first.
+  const dirs = items.filter((it) => it.node.type === 'dir');
+  await mapLimit(dirs, METADATA_CONCURRENCY, async (it) => {
     try {
       await fs.mkdir(it.dest, { recursive: true, mode: 0o700 });
     } catch (err) {
       fail(it.dest, err as Error);
     }
-  }
+  });
 
   // The first name of a hard-linked inode gets the content; later names link to it.
   const firstLink = new Map<string, Buffer>();
@@ -109,6 +112,22 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
       files.push(it);
     }
   }
+
+  // Symlinks and special files need no content: made while the workers write files.
+  const specials = mapLimit(
+    items.filter((it) => it.node.type === 'symlink' || it.node.type === 'fifo' || it.node.type === 'chardev' || it.node.type === 'blockdev'),
+    METADATA_CONCURRENCY,
+    async (it) => {
+      try {
+        await replacing(it.dest, () => makeSpecial(it.dest, it.node));
+        await applyMetadata(it.dest, it.node);
+      } catch (err) {
+        fail(it.dest, err as Error);
+      }
+    },
+  );
+  // Awaited below; this keeps a failure meanwhile (ENOSPC) from going unhandled.
+  specials.catch(() => {});
 
   const withXattrs: Item[] = [];
   await restoreContents(repo, files, (it, err) => {
@@ -140,32 +159,24 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     }
   }
 
-  for (const it of items) {
-    const n = it.node;
-    try {
-      if (n.type === 'symlink') {
-        await fs.rm(it.dest, { force: true });
-        const t = n.linkTargetRaw !== undefined ? Buffer.from(n.linkTargetRaw, 'base64') : Buffer.from(n.linkTarget ?? '');
-        await fs.symlink(t, it.dest);
-        await applyMetadata(it.dest, n);
-      } else if (n.type === 'fifo' || n.type === 'chardev' || n.type === 'blockdev') {
-        await fs.rm(it.dest, { force: true });
-        await makeNode(it.dest, n);
-        await applyMetadata(it.dest, n);
-      }
-    } catch (err) {
-      fail(it.dest, err as Error);
-    }
-  }
+  await specials;
 
-  // Directory metadata last and deepest first: writing into a directory changes its mtime.
-  for (const it of [...items].reverse()) {
-    if (it.node.type !== 'dir') continue;
-    try {
-      await applyMetadata(it.dest, it.node);
-    } catch (err) {
-      fail(it.dest, err as Error);
-    }
+  // Directory metadata last (writing into a directory changes its mtime), deepest first
+  // (a parent's mode may forbid reaching its children); one depth at a time, many at once.
+  const byDepth = new Map<number, Item[]>();
+  for (const it of dirs) {
+    const depth = it.rel.reduce((n, b) => n + (b === 0x2f ? 1 : 0), 0);
+    if (!byDepth.has(depth)) byDepth.set(depth, []);
+    byDepth.get(depth)!.push(it);
+  }
+  for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
+    await mapLimit(byDepth.get(depth)!, METADATA_CONCURRENCY, async (it) => {
+      try {
+        await applyMetadata(it.dest, it.node);
+      } catch (err) {
+        fail(it.dest, err as Error);
+      }
+    });
   }
 
   if (opts.verify) {
@@ -201,6 +212,23 @@ async function verifyFile(repo: Repository, dest: Buffer, node: TreeNode): Promi
   } finally {
     await fh.close();
   }
+}
+
+/** Runs make(); if something is in the way (an earlier restore), removes it and retries. */
+async function replacing(dest: Buffer, make: () => Promise<void>): Promise<void> {
+  try {
+    await make();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await fs.rm(dest, { force: true });
+    await make();
+  }
+}
+
+async function makeSpecial(dest: Buffer, n: TreeNode): Promise<void> {
+  if (n.type !== 'symlink') return makeNode(dest, n);
+  const t = n.linkTargetRaw !== undefined ? Buffer.from(n.linkTargetRaw, 'base64') : Buffer.from(n.linkTarget ?? '');
+  await fs.symlink(t, dest);
 }
 
 async function makeNode(dest: Buffer, n: TreeNode): Promise<void> {
