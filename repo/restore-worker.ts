@@ -18,6 +18,8 @@ interface FileState {
   spec: FileSpec;
   path: Buffer;
   done: number;
+  /** End of the bytes written so far (zero runs are skipped, not written). */
+  end: number;
   created: boolean;
   fd?: number;
   error?: { message: string; code?: string };
@@ -51,7 +53,7 @@ function post(m: RestoreReply) {
 function handle(msg: RestoreRequest, hash: (d: Uint8Array) => Uint8Array) {
   if (msg.op === 'files') {
     for (const spec of msg.files) {
-      const st: FileState = { spec, path: Buffer.from(spec.path.buffer, spec.path.byteOffset, spec.path.byteLength), done: 0, created: false };
+      const st: FileState = { spec, path: Buffer.from(spec.path.buffer, spec.path.byteOffset, spec.path.byteLength), done: 0, end: 0, created: false };
       files.set(spec.file, st);
       if (spec.writes === 0) finish(st);
     }
@@ -120,18 +122,19 @@ function write(st: FileState, data: Uint8Array, position: number) {
     if (isAllZero(data)) return;
     let at = 0;
     for (const run of zeroRuns(data, ZERO_RUN_ALIGN)) {
-      if (run.offset > at) writeAll(fd, data.subarray(at, run.offset), position + at);
+      if (run.offset > at) writeAll(st, fd, data.subarray(at, run.offset), position + at);
       at = run.offset + run.length;
     }
-    if (at < data.length) writeAll(fd, data.subarray(at), position + at);
+    if (at < data.length) writeAll(st, fd, data.subarray(at), position + at);
   } catch (err) {
     fail(st, err);
   }
 }
 
-function writeAll(fd: number, data: Uint8Array, position: number) {
+function writeAll(st: FileState, fd: number, data: Uint8Array, position: number) {
   let done = 0;
   while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, position + done);
+  st.end = Math.max(st.end, position + data.length);
 }
 
 function fail(st: FileState, err: unknown) {
@@ -149,8 +152,8 @@ function finish(st: FileState) {
   if (!st.error) {
     try {
       const fd = descriptor(st);
-      // Also gives trailing holes their length.
-      fs.ftruncateSync(fd, s.contentLength);
+      // Gives trailing holes (and empty files' zeros) their length; most files already have it.
+      if (st.end !== s.contentLength) fs.ftruncateSync(fd, s.contentLength);
       if (init.chown) fs.fchownSync(fd, s.uid, s.gid);
       fs.fchmodSync(fd, s.mode);
       fs.futimesSync(fd, s.atime, s.mtime);
