@@ -1,6 +1,7 @@
 /**
  * Worker threads that decrypt and hash on every core: `check --read-data` verifies whole
- * packs in them, and large reads (dump, mount, image restore) open their blobs in them.
+ * packs in them, large reads (dump, mount, image restore) open their blobs in them, and
+ * prune names the packs it reads and writes in them.
  * A worker holds the process open only while it has work, so a pool that was never
  * closed cannot keep a finished command alive.
  */
@@ -52,6 +53,18 @@ export class CryptoPool {
     const m = await this.run((task) => ({ op: 'verify-pack', task, pack, bytes: owned }), owned);
     if (m.op !== 'verdict') throw new Error(`unexpected reply ${m.op}`);
     return m.verdict;
+  }
+
+  /**
+   * The object name (SHA-256) of `bytes`, computed in a worker. The bytes are moved
+   * there and back, not copied (hashing on libuv's thread pool copies them first):
+   * use the returned bytes, `bytes` may be detached.
+   */
+  async objectName(bytes: Uint8Array): Promise<{ name: string; bytes: Uint8Array }> {
+    const owned = owning(bytes);
+    const m = await this.run((task) => ({ op: 'name', task, bytes: owned }), owned);
+    if (m.op !== 'named') throw new Error(`unexpected reply ${m.op}`);
+    return { name: m.name, bytes: m.bytes };
   }
 
   /** Decrypts, decompresses and checks one stored blob, as Repository.openBlob does. */

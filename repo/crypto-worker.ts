@@ -4,6 +4,7 @@ import { createBlobHasher } from '../crypto/blob-id.js';
 import { openStoredBlob } from './blob-open.js';
 import type { CryptoReply, CryptoRequest } from './crypto-protocol.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
+import { objectNameHere } from './hex.js';
 import { verifyPackBytes } from './pack-verify.js';
 
 const keys = workerData as { encryptKey: Uint8Array; blobIdKey: Uint8Array };
@@ -17,6 +18,9 @@ port.on('message', async (m: CryptoRequest) => {
   try {
     if (m.op === 'verify-pack') {
       reply = { op: 'verdict', task: m.task, verdict: verifyPackBytes(keys.encryptKey, hash, m.pack, m.bytes) };
+    } else if (m.op === 'name') {
+      reply = { op: 'named', task: m.task, name: objectNameHere(m.bytes), bytes: m.bytes };
+      transfer.push(m.bytes.buffer as ArrayBuffer);
     } else {
       const plain = openStoredBlob(keys.encryptKey, hash, m.entry, m.stored);
       reply = { op: 'plain', task: m.task, plain };

@@ -8,6 +8,11 @@ import { BlobEntry, BlobType } from './blob.js';
 import { encodePackHeader } from './pack-format.js';
 import { objectName } from './hex.js';
 
+/** Names a finished pack; returns the bytes to upload (a namer may move them elsewhere and back). */
+export type PackNamer = (bytes: Uint8Array) => Promise<{ name: string; bytes: Uint8Array }>;
+
+const nameHere: PackNamer = async (bytes) => ({ name: await objectName(bytes), bytes });
+
 export interface SealedBlob {
   id: Uint8Array;
   stored: Uint8Array;
@@ -35,6 +40,7 @@ export class PackWriter {
     private readonly upload: (name: string, bytes: Uint8Array) => Promise<void>,
     private readonly onPackStored: (p: FinishedPack) => void,
     private readonly maxUploads: number,
+    private readonly namer: PackNamer = nameHere,
   ) {}
 
   async add(b: SealedBlob): Promise<void> {
@@ -71,8 +77,9 @@ export class PackWriter {
     this.entries = [];
     this.size = 0;
     const store = async () => {
-      const pack: FinishedPack = { id: await objectName(bytes), size: bytes.length, blobs };
-      await this.upload(pack.id, bytes);
+      const named = await this.namer(bytes);
+      const pack: FinishedPack = { id: named.name, size: named.bytes.length, blobs };
+      await this.upload(pack.id, named.bytes);
       this.onPackStored(pack);
     };
     const p: Promise<void> = store()
