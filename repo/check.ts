@@ -16,6 +16,7 @@ import { extraReferences } from './references.js';
 import { mapLimit, Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
 import { CryptoPool } from './crypto-pool.js';
+import { Semaphore } from '../backends/concurrency.js';
 import { parseTree, Tree } from './tree.js';
 
 export type Severity = 'error' | 'warning';
@@ -160,8 +161,11 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     return new Set(copies.map((c) => `data/${c.pack}`));
   };
 
-  // Trees, each read once however many snapshots share it.
+  // Trees, each read once however many snapshots share it. Sibling subtrees are walked
+  // at once and TREE_READS trees are read at a time: one after the other, the 44,000
+  // trees of 30 daily snapshots of /usr left the main thread idle for 15 s.
   const trees = new Map<string, Promise<TreeResult>>();
+  const reads = new Semaphore(TREE_READS);
   const visit = (id: string, depth: number): Promise<TreeResult> => {
     let r = trees.get(id);
     if (!r) {
@@ -176,19 +180,20 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     if (depth > 4096) return { own: new Set([report('error', `blob ${id}`, 'tree nesting is deeper than 4096 levels (a tree loop?)')]), bad: [] };
     let tree: Tree;
     try {
-      tree = await loadTreeDirect(repo, blobCopies.get(id)!.find((c) => isSound(c.pack, id))!);
+      tree = await reads.run(() => loadTreeDirect(repo, blobCopies.get(id)!.find((c) => isSound(c.pack, id))!));
     } catch (err) {
       const e = err as Error;
       const key = e instanceof CorruptObjectError ? report('error', e.object, e.detail) : report('error', `blob ${id}`, `is not a valid tree: ${e.message}`);
       return { own: new Set([key]), bad: [] };
     }
+    const subs = tree.nodes.map((n) => (n.subtree ? visit(n.subtree, depth + 1) : undefined));
     const bad: TreeResult['bad'] = [];
-    for (const n of tree.nodes) {
+    for (const [i, n] of tree.nodes.entries()) {
       const keys = new Set<string>();
       for (const c of n.content ?? []) for (const k of blobProblems(c)) keys.add(k);
       if (keys.size > 0) bad.push({ name: n.name, keys });
       if (n.subtree) {
-        const sub = await visit(n.subtree, depth + 1);
+        const sub = await subs[i]!;
         if (sub.own.size > 0 || sub.bad.length > 0) bad.push({ name: n.name, subtree: n.subtree });
       }
     }
@@ -244,6 +249,9 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   };
 }
 
+/** Tree blobs read at once while walking the snapshots. */
+const TREE_READS = 16;
+
 async function readPackHeader(repo: Repository, id: string, size: number): Promise<BlobEntry[]> {
   const h = { type: 'data' as const, name: id };
   if (size < 4) throw new Error('pack too short');
@@ -253,7 +261,6 @@ async function readPackHeader(repo: Repository, id: string, size: number): Promi
 }
 
 async function loadTreeDirect(repo: Repository, copy: { entry: BlobEntry; pack: string }): Promise<Tree> {
-  const stored = await repo.backend.load({ type: 'data', name: copy.pack }, copy.entry.offset, copy.entry.length);
-  const plain = repo.openBlob({ ...copy.entry, pack: copy.pack }, stored);
-  return parseTree(plain);
+  const entry = { ...copy.entry, pack: copy.pack };
+  return parseTree(repo.openBlob(entry, await repo.loadStored(entry)));
 }

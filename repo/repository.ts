@@ -202,10 +202,7 @@ export class Repository {
     const bid = typeof id === 'string' ? fromHex(id) : id;
     const entry = await this.lookupBlob(bid);
     if (!entry) throw new CorruptObjectError(`blob ${toHex(bid)}`, 'not in the index (missing)');
-    const stored =
-      entry.type === 'tree'
-        ? (await this.treePack(entry.pack)).subarray(entry.offset, entry.offset + entry.length)
-        : await this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
+    const stored = await this.loadStored(entry);
     if (entry.type === 'data' && entry.length >= POOL_MIN_BLOB) {
       this.dataBytesOpened += entry.length;
       if (this.dataBytesOpened > POOL_AFTER_BYTES) {
@@ -214,6 +211,12 @@ export class Repository {
       }
     }
     return this.openBlob(entry, stored);
+  }
+
+  /** A blob's stored (sealed) bytes; trees come from whole tree packs, kept for the next ones. */
+  async loadStored(entry: IndexedBlob): Promise<Uint8Array> {
+    if (entry.type === 'tree') return (await this.treePack(entry.pack)).subarray(entry.offset, entry.offset + entry.length);
+    return this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
   }
 
   private treePack(name: string): Promise<Uint8Array> {
