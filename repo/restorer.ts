@@ -151,8 +151,7 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   });
   for (const l of links) {
     try {
-      await fs.rm(l.dest, { force: true });
-      await fs.link(l.first, l.dest);
+      await replacing(l.dest, () => fs.link(l.first, l.dest));
       progress.files++;
     } catch (err) {
       fail(l.dest, err as Error);
@@ -226,7 +225,11 @@ async function replacing(dest: Buffer, make: () => Promise<void>): Promise<void>
 }
 
 async function makeSpecial(dest: Buffer, n: TreeNode): Promise<void> {
-  if (n.type !== 'symlink') return makeNode(dest, n);
+  if (n.type !== 'symlink') {
+    // mknod(1) reports a name in the way only as an exit status, not as EEXIST.
+    await fs.rm(dest, { force: true });
+    return makeNode(dest, n);
+  }
   const t = n.linkTargetRaw !== undefined ? Buffer.from(n.linkTargetRaw, 'base64') : Buffer.from(n.linkTarget ?? '');
   await fs.symlink(t, dest);
 }
