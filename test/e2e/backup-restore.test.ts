@@ -44,6 +44,12 @@ test('backup then restore gives back every file, byte for byte, with metadata', 
   const sparse = await fs.stat(path.join(restored, 'sparse.img'));
   assert.equal(sparse.size, 40 * 1024 * 1024);
   assert.ok(sparse.blocks * 512 < 1024 * 1024, `sparse file takes ${sparse.blocks * 512} bytes on disk`);
+
+  // Restoring again over the first restore replaces what is there: the FIFO, symlinks,
+  // hard links and files come back the same.
+  const again = await cairn([...g, 'restore', 'latest', '--target', target], env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(diffDigests(want, await treeDigest(restored, full)), []);
 });
 
 test('a second backup reuses unchanged files from the parent and adds almost nothing', async () => {
