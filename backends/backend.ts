@@ -32,7 +32,7 @@ export interface Backend {
    * AlreadyExistsError, except for `locks`, which may be overwritten (refresh).
    */
   save(h: Handle, data: Uint8Array): Promise<void>;
-  /** Read a whole object, or `length` bytes at `offset`. Throws NotFoundError. */
+  /** Read a whole object, or `length` bytes at `offset` (fewer where the object ends sooner). Throws NotFoundError. */
   load(h: Handle, offset?: number, length?: number): Promise<Uint8Array>;
   /** Size of an object. Throws NotFoundError. */
   stat(h: Handle): Promise<ObjectInfo>;

@@ -141,8 +141,8 @@ function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>,
   };
   // A used blob stored twice (two backups raced to store it) keeps one copy: the one in
   // the pack that is otherwise most used, so the other copy's pack can go.
-  const usedShare = (p: ListedPack) => p.blobs.filter((b) => used.has(toHex(b.id))).length / Math.max(1, p.blobs.length);
-  const order = [...listed.values()].sort((a, b) => usedShare(b) - usedShare(a) || a.id.localeCompare(b.id));
+  const usedShare = new Map([...listed.values()].map((p) => [p, p.blobs.filter((b) => used.has(toHex(b.id))).length / Math.max(1, p.blobs.length)]));
+  const order = [...listed.values()].sort((a, b) => usedShare.get(b)! - usedShare.get(a)! || a.id.localeCompare(b.id));
   const kept = new Set<string>();
   const unusable: string[] = [];
   const plan: Plan = { keep: [], repack: [], remove: [], rewriteIndex: false, stats };

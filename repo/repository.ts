@@ -44,11 +44,15 @@ export interface InitOptions extends OpenOptions {
 }
 
 /**
- * Tree packs kept in memory after one read. Walking a snapshot loads every tree, and
- * trees of neighbouring directories share packs: one read per pack instead of one per
- * directory.
+ * Trees are read in aligned pages of their packs, kept in memory after one read. A backup
+ * writes a directory's trees after those below it, so walking a subtree mostly stays
+ * within a few neighbouring pages: one read per page instead of one per directory.
+ * Whole packs were cached before: walking 7 of 30 daily snapshots of /usr, whose trees lay
+ * in 30 packs, read 6.7 GB (concurrent walks evicted each other's packs) where pages of
+ * 256 KiB read 96 MB in 440 reads, and took 1.9 s instead of 5 s.
  */
-const TREE_PACK_CACHE_BYTES = 32 * 1024 * 1024;
+const TREE_PAGE_BYTES = 256 * 1024;
+const TREE_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Data blobs are opened in worker threads once a command has read this many stored bytes
@@ -74,8 +78,9 @@ export class Repository {
   private pendingBlobCount = 0;
   private writers?: { data: PackWriter; tree: PackWriter };
   private indexWrite: Promise<void> = Promise.resolve();
-  private readonly treePacks = new Map<string, Promise<Uint8Array>>();
-  private treePackBytes = 0;
+  /** Pages of tree packs by `pack:page`, least recently used first. */
+  private readonly treePages = new Map<string, Promise<Uint8Array>>();
+  private treePageBytes = 0;
   /** Worker threads for opening data blobs, started once a command reads enough to gain from them. */
   private cryptoPool?: CryptoPool;
   private dataBytesOpened = 0;
@@ -213,32 +218,37 @@ export class Repository {
     return this.openBlob(entry, stored);
   }
 
-  /** A blob's stored (sealed) bytes; trees come from whole tree packs, kept for the next ones. */
+  /** A blob's stored (sealed) bytes; trees come from cached pages of their packs. */
   async loadStored(entry: IndexedBlob): Promise<Uint8Array> {
-    if (entry.type === 'tree') return (await this.treePack(entry.pack)).subarray(entry.offset, entry.offset + entry.length);
-    return this.backend.load({ type: 'data', name: entry.pack }, entry.offset, entry.length);
+    const h = { type: 'data' as const, name: entry.pack };
+    const page = Math.floor(entry.offset / TREE_PAGE_BYTES);
+    // A tree that crosses a page boundary (a large directory) is read by itself.
+    if (entry.type !== 'tree' || Math.floor((entry.offset + entry.length - 1) / TREE_PAGE_BYTES) !== page) return this.backend.load(h, entry.offset, entry.length);
+    const start = entry.offset - page * TREE_PAGE_BYTES;
+    return (await this.treePage(entry.pack, page)).subarray(start, start + entry.length);
   }
 
-  private treePack(name: string): Promise<Uint8Array> {
-    let p = this.treePacks.get(name);
+  private treePage(pack: string, page: number): Promise<Uint8Array> {
+    const key = `${pack}:${page}`;
+    let p = this.treePages.get(key);
     if (p) {
-      // Most recently used last.
-      this.treePacks.delete(name);
-      this.treePacks.set(name, p);
+      this.treePages.delete(key);
+      this.treePages.set(key, p);
       return p;
     }
-    p = this.backend.load({ type: 'data', name });
-    this.treePacks.set(name, p);
+    // Backends stop short at the end of an object, so the last page is simply shorter.
+    p = this.backend.load({ type: 'data', name: pack }, page * TREE_PAGE_BYTES, TREE_PAGE_BYTES);
+    this.treePages.set(key, p);
     p.then(
       (bytes) => {
-        this.treePackBytes += bytes.length;
-        while (this.treePackBytes > TREE_PACK_CACHE_BYTES && this.treePacks.size > 1) {
-          const [oldest, op] = this.treePacks.entries().next().value as [string, Promise<Uint8Array>];
-          this.treePacks.delete(oldest);
-          void op.then((b) => (this.treePackBytes -= b.length));
+        this.treePageBytes += bytes.length;
+        while (this.treePageBytes > TREE_CACHE_BYTES && this.treePages.size > 1) {
+          const [oldest, op] = this.treePages.entries().next().value as [string, Promise<Uint8Array>];
+          this.treePages.delete(oldest);
+          void op.then((b) => (this.treePageBytes -= b.length), () => {});
         }
       },
-      () => this.treePacks.delete(name),
+      () => this.treePages.delete(key),
     );
     return p;
   }

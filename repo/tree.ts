@@ -73,7 +73,8 @@ export function parseTree(bytes: Uint8Array): Tree {
   for (const n of t.nodes) {
     if (!n || typeof n.name !== 'string' || !TYPES.has(n.type)) throw new Error('tree node without a valid name or type');
     if (n.nameRaw !== undefined && typeof n.nameRaw !== 'string') throw new Error(`tree node ${n.name} has a bad raw name`);
-    if (n.name === '' || n.name === '.' || n.name === '..' || nameBytes(n).includes(0x2f)) {
+    // In UTF-8 the byte '/' only ever encodes '/', so the text name needs no encoding.
+    if (n.name === '' || n.name === '.' || n.name === '..' || (n.nameRaw === undefined ? n.name.includes('/') : nameBytes(n).includes(0x2f))) {
       throw new Error(`tree node with an unsafe name ${JSON.stringify(n.name)}`);
     }
     if (n.type === 'dir' && (typeof n.subtree !== 'string' || !HEX64.test(n.subtree))) throw new Error(`directory ${n.name} has no subtree`);

@@ -46,3 +46,36 @@ it('long reads open blobs in worker threads, with the same bytes and the same re
     await repo.close();
   }
 });
+
+it('trees are read in pages of their pack, and a tree across a page boundary still reads back whole', async () => {
+  const dir = await tempDir();
+  const reads: { offset: number; length?: number }[] = [];
+  const backend = new (class extends MemoryBackend {
+    override async load(h: Handle, offset = 0, length?: number): Promise<Uint8Array> {
+      if (h.type === 'data') reads.push({ offset, length });
+      return super.load(h, offset, length);
+    }
+  })();
+  const repo = await Repository.init(backend, 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    // 24 trees of about 60 KiB stored (random hex compresses by half): about six per page.
+    const trees = Array.from({ length: 24 }, (_, i) => ({
+      nodes: [{ name: `l${i}`, type: 'symlink' as const, mode: 0o777, uid: 0, gid: 0, mtime: '', atime: '', ctime: '', size: 0, inode: i, device: 1, links: 1, linkTarget: Buffer.from(pseudoRandom(60 * 1024, i + 1)).toString('hex') }],
+    }));
+    const ids: string[] = [];
+    for (const t of trees) ids.push(await repo.saveTree(t));
+    await repo.flush();
+    const entries = await Promise.all(ids.map((id) => repo.lookupBlob(Buffer.from(id, 'hex'))));
+    const page = 256 * 1024;
+    const crossing = entries.filter((e) => Math.floor(e!.offset / page) !== Math.floor((e!.offset + e!.length - 1) / page)).length;
+    assert.ok(crossing > 0, 'some tree crosses a page boundary');
+
+    reads.length = 0;
+    for (let i = 0; i < ids.length; i++) assert.equal((await repo.loadTree(ids[i])).nodes[0].linkTarget, trees[i].nodes[0].linkTarget, `tree ${i} reads back`);
+    const pages = Math.ceil((entries.at(-1)!.offset + entries.at(-1)!.length) / page);
+    assert.equal(reads.length, pages + crossing, 'one read per page, and one per tree that crosses a boundary');
+    assert.ok(reads.every((r) => r.length !== undefined && r.length <= page), 'no read is larger than a page');
+  } finally {
+    await repo.close();
+  }
+});
