@@ -74,7 +74,7 @@ export function selectPacks(ids: string[], subset: ReadDataSubset): string[] {
 
 interface TreeResult {
   /** Problems of the tree blob itself (it cannot be read). */
-  own: Set<string>;
+  own: ReadonlySet<string>;
   /** Files whose content has problems, and subdirectories with problems below. */
   bad: { name: string; keys?: Set<string>; subtree?: string }[];
 }
@@ -148,16 +148,16 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   }
 
   // A pack with one damaged blob still serves its other blobs, as restore reads by offset.
-  const isSound = (pack: string, id: string) => !unusablePacks.has(pack) && !damagedBlobs.has(`${pack}/${id}`);
+  const isSound = (pack: string, id: string) => !unusablePacks.has(pack) && (damagedBlobs.size === 0 || !damagedBlobs.has(`${pack}/${id}`));
   /** The problem keys that make a blob unusable; empty when some copy of it is sound. */
-  const blobProblems = (id: string): Set<string> => {
+  const blobProblems = (id: string): ReadonlySet<string> => {
     const copies = blobCopies.get(id);
     if (!copies) {
       const stray = orphanBlobs.get(id);
       if (stray) return new Set([report('error', `data/${stray}`, 'is not in any index, but snapshots use its blobs')]);
       return new Set([report('error', `blob ${id}`, 'is missing: no index lists it and no pack holds it')]);
     }
-    if (copies.some((c) => isSound(c.pack, id))) return new Set();
+    if (copies.some((c) => isSound(c.pack, id))) return NO_PROBLEMS;
     return new Set(copies.map((c) => `data/${c.pack}`));
   };
 
@@ -248,6 +248,8 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     trees: trees.size,
   };
 }
+
+const NO_PROBLEMS: ReadonlySet<string> = new Set();
 
 /** Tree blobs read at once while walking the snapshots. */
 const TREE_READS = 16;
