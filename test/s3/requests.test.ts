@@ -44,7 +44,7 @@ it('S3 requests per backup: one PUT per pack plus a constant few, no LIST of dat
     assert.equal(second['LIST data'] ?? 0, 0, `no listing of data/ with a warm cache: ${JSON.stringify(second)}`);
     assert.equal(second['GET index'] ?? 0, 0, 'the warm cache already knows every index file');
     assert.ok((second['PUT data'] ?? 0) <= 1, 'at most a tree pack when nothing changed');
-    assert.ok((second['GET data'] ?? 0) <= 2, `parent trees come from one read per tree pack: ${second['GET data']}`);
+    assert.ok((second['GET data'] ?? 0) <= 2, `parent trees come from one read per page of a tree pack: ${second['GET data']}`);
     assert.ok(sum(second, 'PUT') - (second['PUT locks'] ?? 0) <= 3, `a tree pack, an index and a snapshot at most: ${JSON.stringify(second)}`);
     assert.ok((second['PUT locks'] ?? 0) <= 2, 'a lock, perhaps refreshed once');
     assert.ok(sum(second, '') <= 24, `a constant few requests in all (no per-file or per-blob requests): ${JSON.stringify(second)}`);
