@@ -33,13 +33,20 @@ export interface WalkEntry {
   node: TreeNode;
 }
 
-/** Depth-first, parents before children, in name order. */
-export async function* walkTree(repo: Repository, tree: string, prefix: Buffer = Buffer.alloc(0), depth = 0): AsyncGenerator<WalkEntry> {
+/**
+ * Depth-first, parents before children, in name order. The trees of a directory's
+ * subdirectories are requested as soon as it is read, so they load while their elder
+ * siblings are walked instead of one read waiting for the other.
+ */
+export async function* walkTree(repo: Repository, tree: string, prefix: Buffer = Buffer.alloc(0), depth = 0, loading = repo.loadTree(tree)): AsyncGenerator<WalkEntry> {
   if (depth > 4096) throw new Error('tree nesting is deeper than 4096 levels (a tree loop?)');
-  const t = await repo.loadTree(tree);
-  for (const node of t.nodes) {
+  const t = await loading;
+  const subtrees = t.nodes.map((n) => (n.type === 'dir' && n.subtree ? repo.loadTree(n.subtree) : undefined));
+  // Awaited in their turn; this keeps a failure from going unhandled if the walk stops first.
+  for (const s of subtrees) s?.catch(() => {});
+  for (const [i, node] of t.nodes.entries()) {
     const p = Buffer.concat([prefix, Buffer.from('/'), nameBytes(node)]);
     yield { path: p, node };
-    if (node.type === 'dir' && node.subtree) yield* walkTree(repo, node.subtree, p, depth + 1);
+    if (subtrees[i]) yield* walkTree(repo, node.subtree!, p, depth + 1, subtrees[i]);
   }
 }
