@@ -58,15 +58,15 @@ it('trees are read in pages of their pack, and a tree across a page boundary sti
   })();
   const repo = await Repository.init(backend, 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
   try {
-    // 24 trees of about 60 KiB stored (random hex compresses by half): about six per page.
-    const trees = Array.from({ length: 24 }, (_, i) => ({
-      nodes: [{ name: `l${i}`, type: 'symlink' as const, mode: 0o777, uid: 0, gid: 0, mtime: '', atime: '', ctime: '', size: 0, inode: i, device: 1, links: 1, linkTarget: Buffer.from(pseudoRandom(60 * 1024, i + 1)).toString('hex') }],
+    // 12 trees of about 240 KiB stored (random hex compresses by half): about four per page.
+    const trees = Array.from({ length: 12 }, (_, i) => ({
+      nodes: [{ name: `l${i}`, type: 'symlink' as const, mode: 0o777, uid: 0, gid: 0, mtime: '', atime: '', ctime: '', size: 0, inode: i, device: 1, links: 1, linkTarget: Buffer.from(pseudoRandom(240 * 1024, i + 1)).toString('hex') }],
     }));
     const ids: string[] = [];
     for (const t of trees) ids.push(await repo.saveTree(t));
     await repo.flush();
     const entries = await Promise.all(ids.map((id) => repo.lookupBlob(Buffer.from(id, 'hex'))));
-    const page = 256 * 1024;
+    const page = 1024 * 1024;
     const crossing = entries.filter((e) => Math.floor(e!.offset / page) !== Math.floor((e!.offset + e!.length - 1) / page)).length;
     assert.ok(crossing > 0, 'some tree crosses a page boundary');
 
