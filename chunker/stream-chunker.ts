@@ -6,11 +6,14 @@ import { certainCuts } from './cut-points.js';
 import { validateChunkerParams, type ChunkerParams } from './params.js';
 
 /**
- * Each scan covers up to WINDOW_MAXES * max bytes and leaves an uncertain tail shorter
- * than max, which is scanned again with the next window: every byte goes through
- * fastcdc at most twice, and the rescanned fraction is at most 1/(WINDOW_MAXES - 1).
+ * A scan covers max + 2 avg bytes. What it leaves uncertain, and scans again with the
+ * next window, is its last chunk: about avg bytes, and never more than max. So every
+ * byte goes through fastcdc at most twice, and the window (which fastcdc-wasm copies
+ * into WASM memory that never shrinks) stays small.
  */
-const WINDOW_MAXES = 4;
+function windowSize(p: ChunkerParams): number {
+  return p.max + 2 * p.avg;
+}
 
 function allocate(n: number): Uint8Array {
   // Uninitialized memory: every byte handed out is written before it is read.
@@ -25,7 +28,7 @@ export class StreamChunker {
    * The current window: bytes [0, fill) are pending, and start at a cut. Once chunks are
    * handed out as views of a window, that window is never written again (the tail is
    * copied into a fresh one), so the caller may keep them. A kept chunk keeps its whole
-   * window (up to 4 max) alive: callers that store chunks long-term should copy them.
+   * window alive: callers that store chunks long-term should copy them.
    */
   private buf: Uint8Array = new Uint8Array(0);
   private fill = 0;
@@ -34,7 +37,7 @@ export class StreamChunker {
   constructor(p: ChunkerParams) {
     validateChunkerParams(p);
     this.p = { min: p.min, avg: p.avg, max: p.max };
-    this.windowSize = WINDOW_MAXES * p.max;
+    this.windowSize = windowSize(p);
   }
 
   /** Returns the chunks that became certain. `data` is copied; the caller may reuse it. */
@@ -72,7 +75,7 @@ export class StreamChunker {
       start = end;
     }
     if (isEnd) return;
-    // A full window holds >= 4 max bytes, so its first chunk is always certain.
+    // A full window holds more than max bytes, so its first chunk is always certain.
     if (start === 0) throw new Error('StreamChunker: internal error, no certain chunk in a full window');
     const tail = window.subarray(start);
     // This stream has filled a window, so it will likely fill the next one too.
@@ -97,12 +100,12 @@ export class StreamChunker {
  */
 export function chunkBuffer(data: Uint8Array, p: ChunkerParams): Uint8Array[] {
   validateChunkerParams(p);
-  const windowSize = WINDOW_MAXES * p.max;
+  const size = windowSize(p);
   const out: Uint8Array[] = [];
   let start = 0;
   while (start < data.length) {
-    const isEnd = data.length - start <= windowSize;
-    const window = data.subarray(start, isEnd ? data.length : start + windowSize);
+    const isEnd = data.length - start <= size;
+    const window = data.subarray(start, isEnd ? data.length : start + size);
     const ends = certainCuts(window, isEnd, p);
     let prev = 0;
     for (const end of ends) {
@@ -110,7 +113,7 @@ export function chunkBuffer(data: Uint8Array, p: ChunkerParams): Uint8Array[] {
       prev = end;
     }
     if (isEnd) break;
-    // The window holds >= 4 max bytes, so its first chunk is always certain.
+    // The window holds more than max bytes, so its first chunk is always certain.
     if (prev === 0) throw new Error('chunkBuffer: internal error, no certain chunk in a full window');
     start += prev;
   }

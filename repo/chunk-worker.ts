@@ -14,11 +14,14 @@ import type { SealedChunk, WorkerReply, WorkerRequest, WorkerInit } from './chun
 
 const READ_SIZE = 4 * 1024 * 1024;
 /** Chunks held between asking the main thread and sealing; bounds worker memory. */
-const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 8 * 1024 * 1024;
 /** A file up to this size is sealed without asking which of its chunks are new. */
 const WHOLE_FILE_BYTES = 1024 * 1024;
-/** Files up to this size are read in one piece and cut without a stream chunker. */
-const WHOLE_READ_BYTES = 16 * 1024 * 1024;
+/**
+ * Files up to this size are read in one piece and cut without a stream chunker. The read
+ * buffer grows to this size and stays, in every worker.
+ */
+const WHOLE_READ_BYTES = READ_SIZE;
 
 /**
  * The buffer files are read into, reused from file to file: files run one at a time, and

@@ -7,6 +7,11 @@ import { DEFAULT_CHUNKER, type ChunkerParams } from '../../chunker/params.js';
 
 const TINY: ChunkerParams = { min: 64, avg: 256, max: 1024 };
 const SMALL: ChunkerParams = { min: 4096, avg: 16384, max: 65536 };
+/**
+ * avg far above min: fastcdc's "center" (avg - 1.5 min) then depends on how many bytes
+ * remain whenever fewer than it do, so windows end inside that stretch all the time.
+ */
+const WIDE: ChunkerParams = { min: 64, avg: 4096, max: 16384 };
 
 /** Independent reference: one get_chunks call over the whole buffer. */
 function referenceLengths(data: Uint8Array, p: ChunkerParams): number[] {
@@ -89,6 +94,17 @@ test('small parameters, random sizes and pieces: same chunks as the whole buffer
   }
 });
 
+test('avg far above min, cuts near the end of every window: same chunks as the whole buffer', () => {
+  for (let round = 0; round < 24; round++) {
+    const [kind, make] = kinds[round % kinds.length];
+    const data = make(randomInt(0, 400_000));
+    const seed = randomInt(1, 2 ** 31);
+    const maxPiece = [1, 100, 5000, 40_000][round % 4];
+    checkSame(data, WIDE, streamChunks(data, WIDE, seed, maxPiece), `${kind} n=${data.length} seed=${seed} maxPiece=${maxPiece}`);
+    checkSame(data, WIDE, chunkBuffer(data, WIDE), `${kind} n=${data.length} chunkBuffer`);
+  }
+});
+
 test('default parameters over several windows: same chunks as the whole buffer', () => {
   const data = new Uint8Array(randomBytes(70 << 20));
   const seed = randomInt(1, 2 ** 31);
@@ -105,8 +121,8 @@ test('chunks respect min and max, and complete chunks come out before finish', (
   for (let off = 0; off < data.length; off += 10_000) early.push(...chunker.push(data.subarray(off, off + 10_000)));
   const late = chunker.finish();
   assert.ok(early.length > 0, 'chunks are emitted while streaming');
-  // What is held back is less than one window (4 max) plus the chunk in progress.
-  assert.ok(late.reduce((n, c) => n + c.length, 0) < 5 * SMALL.max);
+  // What is held back is less than one window (max + 2 avg) plus the chunk in progress.
+  assert.ok(late.reduce((n, c) => n + c.length, 0) < 2 * SMALL.max + 2 * SMALL.avg);
   const all = [...early, ...late];
   all.forEach((c, i) => {
     assert.ok(c.length <= SMALL.max, `chunk ${i} <= max`);
