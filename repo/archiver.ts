@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ChunkPool, ChunkResult, SourceReadError } from './chunk-pool.js';
 import { CACHEDIR_TAG_SIGNATURE, compileExcludes, Excluder } from './exclude.js';
 import { nodeFromStat, nodeType, unchangedSince } from './node-metadata.js';
-import { Repository } from './repository.js';
+import { mapLimit, Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
 import { Snapshot, SnapshotSummary } from './snapshot.js';
 import { encodeBytes, nameBytes, TreeNode } from './tree.js';
@@ -87,6 +87,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     await pool.close();
   }
 }
+
+/** lstat calls in flight per directory being walked. */
+const LSTATS_PER_DIR = 16;
 
 class Archiver {
   readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, errors: 0, addedBytes: 0 };
@@ -200,18 +203,19 @@ class Archiver {
     names.sort(Buffer.compare);
     const keep = await this.cacheDirTagOnly(abs, names);
     const children = keep ?? names;
-    const stats = await Promise.all(
-      children.map(async (n) => {
-        const p = joinPath(abs, n);
-        if (this.excluded(p.toString('utf8'))) return null;
-        try {
-          return { n, p, st: await fs.lstat(p, { bigint: true }) };
-        } catch (err) {
-          this.fileError(p.toString(), err as Error);
-          return null;
-        }
-      }),
-    );
+    // A few lstat calls in flight per directory keep libuv's four threads busy; one per
+    // entry at once kept thousands of results alive long enough for V8 to promote them,
+    // and the old generation grew by the garbage.
+    const stats: ({ n: Buffer; p: Buffer; st: BigIntStats } | null)[] = new Array(children.length).fill(null);
+    await mapLimit(children, LSTATS_PER_DIR, async (n, i) => {
+      const p = joinPath(abs, n);
+      if (this.excluded(p.toString('utf8'))) return;
+      try {
+        stats[i] = { n, p, st: await fs.lstat(p, { bigint: true }) };
+      } catch (err) {
+        this.fileError(p.toString(), err as Error);
+      }
+    });
     const pending: Promise<TreeNode | null>[] = [];
     for (const e of stats) {
       if (!e) continue;

@@ -61,19 +61,24 @@ export class ChunkPool {
   private nextTask = 1;
   private fatal: unknown;
 
-  constructor(private readonly repo: Repository, size = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) {
-    const init: WorkerInit = { encryptKey: repo.key.encrypt, blobIdKey: repo.key.blobId, chunker: repo.config.chunker };
-    for (let i = 0; i < size; i++) {
+  constructor(
+    private readonly repo: Repository,
+    readonly size = Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+  ) {}
+
+  /**
+   * Workers start with the first task: a backup in which no file changed needs none, and
+   * starting them (each loads zstd, BLAKE3 and fastcdc) would take CPU from the walk.
+   */
+  private start() {
+    const init: WorkerInit = { encryptKey: this.repo.key.encrypt, blobIdKey: this.repo.key.blobId, chunker: this.repo.config.chunker };
+    for (let i = 0; i < this.size; i++) {
       const w = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init });
       w.on('message', (m: WorkerReply) => this.onMessage(m));
       w.on('error', (err) => this.fail(err));
       this.workers.push(w);
       this.load.push(0);
     }
-  }
-
-  get size(): number {
-    return this.workers.length;
   }
 
   chunkFile(path: Uint8Array): Promise<ChunkResult> {
@@ -112,6 +117,7 @@ export class ChunkPool {
 
   private submit(make: (task: number) => WorkerRequest): Promise<ChunkResult> {
     if (this.fatal) return Promise.reject(this.fatal);
+    if (this.workers.length === 0) this.start();
     const id = this.nextTask++;
     const worker = this.load.indexOf(Math.min(...this.load));
     this.load[worker]++;
