@@ -107,7 +107,7 @@ class Archiver {
     private readonly opts: BackupOptions,
   ) {
     this.excluded = compileExcludes(opts.excludes ?? []);
-    this.slots = new Semaphore(pool.size * 4);
+    this.slots = new Semaphore(pool.capacity);
   }
 
   private report(current?: string) {
@@ -275,7 +275,7 @@ class Archiver {
       const linkKey = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
       let result = linkKey ? this.hardLinks.get(linkKey) : undefined;
       if (!result) {
-        result = this.pool.chunkFile(abs);
+        result = this.pool.chunkFile(abs, node.size);
         if (linkKey) this.hardLinks.set(linkKey, result);
       }
       const r = await result;

@@ -1,13 +1,14 @@
 /**
- * A pool of chunk workers. The main thread only walks directories, answers "which of
- * these chunks are new" from the index, and packs sealed blobs; the CPU work (chunking,
- * hashing, compression, encryption) runs on every core.
+ * A pool of chunk workers, fed by read workers. The main thread only walks directories,
+ * answers "which of these chunks are new" from the index, and packs sealed blobs; the CPU
+ * work (chunking, hashing, compression, encryption) runs on every core, and small files
+ * are read by read workers, several at once, while the chunk workers compress.
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { Repository } from './repository.js';
 import { toHex } from './hex.js';
-import type { WorkerInit, WorkerReply, WorkerRequest } from './chunk-protocol.js';
+import { WHOLE_READ_BYTES, type ReaderInit, type ReadRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 
 export interface ChunkResult {
   /** Data blob ids in content order. */
@@ -39,6 +40,13 @@ export interface ChunkStream {
 
 /** Pieces a stream may have queued in its worker before write() waits. */
 const STREAM_QUEUE = 2;
+/**
+ * Read workers per chunk worker: reads in flight on a cold disk. Files read at once, on
+ * the bench's 62k files from /usr: 1 in 8.9 s, 2 in 5.7 s, 4 in 4.4 s, 8 in 3.5 s.
+ */
+const READERS_PER_WORKER = 1;
+/** Files queued per reader and worker: enough that none of them waits for the walk. */
+const FILES_PER_THREAD = 4;
 
 interface Task {
   worker: number;
@@ -56,6 +64,14 @@ interface Task {
 
 export class ChunkPool {
   private readonly workers: Worker[] = [];
+  private readonly readers: Worker[] = [];
+  private nextReader = 0;
+  /**
+   * Read requests per reader, sent together once per turn of the event loop: a
+   * postMessage costs the main thread about 27 us, and one per file took 1.7 s of it.
+   */
+  private readonly reads: ReadRequest[][] = [];
+  private flushReads?: NodeJS.Immediate;
   private readonly load: number[] = [];
   private readonly tasks = new Map<number, Task>();
   private nextTask = 1;
@@ -71,18 +87,46 @@ export class ChunkPool {
    * starting them (each loads zstd, BLAKE3 and fastcdc) would take CPU from the walk.
    */
   private start() {
-    const init: WorkerInit = { encryptKey: this.repo.key.encrypt, blobIdKey: this.repo.key.blobId, chunker: this.repo.config.chunker };
+    // channels[r][w] joins read worker r to chunk worker w.
+    const channels = Array.from({ length: this.size * READERS_PER_WORKER }, () => Array.from({ length: this.size }, () => new MessageChannel()));
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: init });
-      w.on('message', (m: WorkerReply) => this.onMessage(m));
-      w.on('error', (err) => this.fail(err));
-      this.workers.push(w);
+      const readers = channels.map((row) => row[i].port2);
+      const init: WorkerInit = { encryptKey: this.repo.key.encrypt, blobIdKey: this.repo.key.blobId, chunker: this.repo.config.chunker, readers };
+      this.workers.push(this.spawn('./chunk-worker.js', init, readers));
       this.load.push(0);
+    }
+    for (const row of channels) {
+      const init: ReaderInit = { workers: row.map((c) => c.port1) };
+      this.readers.push(this.spawn('./read-worker.js', init, init.workers));
+      this.reads.push([]);
     }
   }
 
-  chunkFile(path: Uint8Array): Promise<ChunkResult> {
-    return this.submit((task) => ({ op: 'file', task, path }));
+  private spawn(file: string, workerData: unknown, transferList: MessagePort[]): Worker {
+    const w = new Worker(new URL(file, import.meta.url), { workerData, transferList });
+    w.on('message', (m: WorkerReply) => this.onMessage(m));
+    w.on('error', (err) => this.fail(err));
+    return w;
+  }
+
+  /** Files worth having in flight: enough to keep every reader and worker busy. */
+  get capacity(): number {
+    return this.size * (1 + READERS_PER_WORKER) * FILES_PER_THREAD;
+  }
+
+  /** `size`: what lstat saw. A small file goes through a read worker, a large one streams. */
+  chunkFile(path: Uint8Array, size: number): Promise<ChunkResult> {
+    // A copy of its own: a Buffer is often a view of an 8 KiB pool, and postMessage
+    // copies a view's whole ArrayBuffer (8 KiB per file, 2 s of the main thread's time).
+    path = new Uint8Array(path);
+    if (size > WHOLE_READ_BYTES) return this.submit((task) => ({ op: 'file', task, path }));
+    return this.submit((task, worker) => {
+      this.reads[this.nextReader++ % this.readers.length].push({ task, path, size, worker });
+      this.flushReads ??= setImmediate(() => {
+        this.flushReads = undefined;
+        this.reads.forEach((batch, r) => batch.length && this.readers[r].postMessage(batch.splice(0)));
+      });
+    });
   }
 
   chunkBuffer(data: Uint8Array): Promise<ChunkResult> {
@@ -115,7 +159,8 @@ export class ChunkPool {
     };
   }
 
-  private submit(make: (task: number) => WorkerRequest): Promise<ChunkResult> {
+  /** `send` returns the request for the chosen worker, or sends it some other way itself. */
+  private submit(send: (task: number, worker: number) => WorkerRequest | void): Promise<ChunkResult> {
     if (this.fatal) return Promise.reject(this.fatal);
     if (this.workers.length === 0) this.start();
     const id = this.nextTask++;
@@ -123,7 +168,8 @@ export class ChunkPool {
     this.load[worker]++;
     return new Promise<ChunkResult>((resolve, reject) => {
       this.tasks.set(id, { worker, content: [], lengths: [], queued: 0, newBytes: 0, chain: Promise.resolve(), resolve, reject });
-      this.workers[worker].postMessage(make(id));
+      const req = send(id, worker);
+      if (req) this.workers[worker].postMessage(req);
     });
   }
 
@@ -185,6 +231,6 @@ export class ChunkPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all([...this.workers, ...this.readers].map((w) => w.terminate()));
   }
 }

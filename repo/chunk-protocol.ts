@@ -1,10 +1,31 @@
 /** Messages between the archiver (main thread) and its chunk workers. */
 import type { ChunkerParams } from '../chunker/params.js';
 
+import type { MessagePort } from 'node:worker_threads';
+
+/** Files up to this size are read whole by a read worker; larger ones stream through a chunk worker. */
+export const WHOLE_READ_BYTES = 4 * 1024 * 1024;
+
 export interface WorkerInit {
   encryptKey: Uint8Array;
   blobIdKey: Uint8Array;
   chunker: ChunkerParams;
+  /** One port per read worker, on which it sends this worker the files it read. */
+  readers: MessagePort[];
+}
+
+export interface ReaderInit {
+  /** One port per chunk worker, by index. */
+  workers: MessagePort[];
+}
+
+/** To a read worker: read this file and hand it to chunk worker `worker`. */
+export interface ReadRequest {
+  task: number;
+  path: Uint8Array;
+  /** What lstat saw; a file that has grown past it is left to the chunk worker to stream. */
+  size: number;
+  worker: number;
 }
 
 export type WorkerRequest =

@@ -1,7 +1,8 @@
 /**
- * Worker thread: reads a file (or takes a buffer), cuts it into chunks, hashes them, asks
- * the main thread which chunks are new, and compresses and encrypts only those. Chunks
- * the repository already has cost a hash, never a compression or an encryption.
+ * Worker thread: takes a buffer (a small file from a read worker, or a file of a disk
+ * image) or reads a large file itself, cuts it into chunks, hashes them, asks the main
+ * thread which chunks are new, and compresses and encrypts only those. Chunks the
+ * repository already has cost a hash, never a compression or an encryption.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -17,36 +18,13 @@ const READ_SIZE = 4 * 1024 * 1024;
 const BATCH_BYTES = 8 * 1024 * 1024;
 /** A file up to this size is sealed without asking which of its chunks are new. */
 const WHOLE_FILE_BYTES = 1024 * 1024;
-/**
- * Files up to this size are read in one piece and cut without a stream chunker. The read
- * buffer grows to this size and stays, in every worker.
- */
-const WHOLE_READ_BYTES = READ_SIZE;
 
 /**
- * The buffer files are read into, reused from file to file: files run one at a time, and
- * nothing read leaves its task (chunks leave hashed, or compressed and sealed into new
- * buffers). A fresh buffer per file left up to 16 MiB of garbage per file for the GC.
+ * The buffer large files are read into, reused from file to file: files run one at a time,
+ * and StreamChunker copies what it is given. A fresh buffer per file left megabytes of
+ * garbage per file for the GC.
  */
-let readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
-
-function readBufferOf(size: number): Buffer {
-  if (readBuffer.length < size) readBuffer = Buffer.allocUnsafeSlow(Math.max(size, Math.min(2 * readBuffer.length, WHOLE_READ_BYTES + 1)));
-  return readBuffer.subarray(0, size);
-}
-
-/** The whole file if it still has the size lstat saw; null if it grew (then stream it). */
-function readWhole(fd: number, expected: number): Uint8Array | null {
-  const buf = readBufferOf(expected + 1);
-  let done = 0;
-  while (done < buf.length) {
-    const n = fs.readSync(fd, buf, done, buf.length - done, done);
-    if (n === 0) break;
-    done += n;
-  }
-  if (done > expected) return null;
-  return new Uint8Array(buf.buffer, buf.byteOffset, done);
-}
+const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -72,7 +50,7 @@ class PieceQueue {
   }
 }
 
-port.on('message', (msg: WorkerRequest) => {
+function onRequest(msg: WorkerRequest) {
   if (msg.op === 'need') {
     const key = `${msg.task}:${msg.batch}`;
     answers.get(key)?.(msg.need);
@@ -93,7 +71,10 @@ port.on('message', (msg: WorkerRequest) => {
     if (msg.op === 'file') fileQueue = fileQueue.then(run);
     else void run();
   }
-});
+}
+
+port.on('message', onRequest);
+for (const reader of init.readers) reader.on('message', onRequest);
 
 function post(m: WorkerReply, transfer: ArrayBuffer[] = []) {
   port.postMessage(m, transfer);
@@ -148,7 +129,9 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
   };
 
   if (msg.op === 'buffer') {
-    await feed(msg.data);
+    // The worker owns a buffer sent to it, so it is cut in place, not copied into windows.
+    size = msg.data.length;
+    batch = size <= init.chunker.min ? (size ? [msg.data] : []) : chunkBuffer(msg.data, init.chunker);
   } else if (msg.op === 'stream') {
     const queue = streams.get(msg.task)!;
     for (let piece = await queue.take(); piece !== null; piece = await queue.take()) {
@@ -160,21 +143,10 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
     // would be a round trip through libuv's thread pool (four per small file).
     const fd = fs.openSync(Buffer.from(msg.path), 'r');
     try {
-      const expected = fs.fstatSync(fd).size;
-      // Most files are small: read them whole into a buffer of their size and cut it in
-      // place, instead of streaming through a window (fewer copies, far less garbage).
-      const whole = expected <= WHOLE_READ_BYTES ? readWhole(fd, expected) : null;
-      if (whole) {
-        size = whole.length;
-        batch = whole.length <= init.chunker.min ? (whole.length ? [whole] : []) : chunkBuffer(whole, init.chunker);
-      } else {
-        // StreamChunker copies what it is given, so one read buffer serves the whole file.
-        const buf = readBufferOf(READ_SIZE);
-        for (;;) {
-          const n = fs.readSync(fd, buf, 0, READ_SIZE, null);
-          if (n === 0) break;
-          await feed(buf.subarray(0, n));
-        }
+      for (;;) {
+        const n = fs.readSync(fd, readBuffer, 0, READ_SIZE, null);
+        if (n === 0) break;
+        await feed(readBuffer.subarray(0, n));
       }
     } finally {
       fs.closeSync(fd);

@@ -1,0 +1,44 @@
+/**
+ * Worker thread that reads small files whole, with blocking reads, and hands each to the
+ * chunk worker the main thread chose for it. A cold disk serves many small files at once
+ * far faster than one at a time (the bench's 62k files: 8.9 s to one reader, 3.5 s to
+ * eight), and a chunk worker that read for itself left the disk idle while it compressed.
+ * A read worker holds nothing but the file it is reading.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import fs from 'node:fs';
+import type { ReaderInit, ReadRequest, WorkerReply, WorkerRequest } from './chunk-protocol.js';
+
+const { workers } = workerData as ReaderInit;
+
+parentPort!.on('message', (batch: ReadRequest[]) => {
+  for (const m of batch) {
+    let data: Uint8Array | null;
+    try {
+      data = readWhole(m.path, m.size);
+    } catch (err) {
+      parentPort!.postMessage({ op: 'done', task: m.task, size: 0, error: String((err as Error)?.message ?? err) } satisfies WorkerReply);
+      continue;
+    }
+    // A file that grew since lstat may be of any size: the chunk worker streams it.
+    const req: WorkerRequest = data ? { op: 'buffer', task: m.task, data } : { op: 'file', task: m.task, path: m.path };
+    workers[m.worker].postMessage(req, data ? [data.buffer as ArrayBuffer] : []);
+  }
+});
+
+/** The file's bytes if it has at most `size` of them; null if it has grown past that. */
+function readWhole(path: Uint8Array, size: number): Uint8Array | null {
+  const fd = fs.openSync(Buffer.from(path), 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(size + 1);
+    let done = 0;
+    while (done < buf.length) {
+      const n = fs.readSync(fd, buf, done, buf.length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done > size ? null : new Uint8Array(buf.buffer, 0, done);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

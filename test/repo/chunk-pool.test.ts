@@ -1,0 +1,52 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { MemoryBackend } from '../../backends/memory.js';
+import { ChunkPool, SourceReadError } from '../../repo/chunk-pool.js';
+import { Repository } from '../../repo/repository.js';
+import { pseudoRandom, tempDir } from '../helpers.js';
+
+const MiB = 1024 * 1024;
+
+it('small files through read workers, large ones streamed, grown and vanished ones: content reads back byte for byte', async () => {
+  const dir = await tempDir();
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const pool = new ChunkPool(repo);
+  try {
+    assert.equal(pool['workers'].length, 0, 'no worker starts before the first file');
+    // Sizes around the read workers' limit (4 MiB) and the whole-file message (1 MiB).
+    const sizes = [0, 1, 100_000, MiB, 3 * MiB, 4 * MiB, 4 * MiB + 1, 9 * MiB];
+    const files = await Promise.all(
+      sizes.map(async (size, i) => {
+        const p = path.join(dir, `f${i}`);
+        const data = pseudoRandom(size, i + 1);
+        await fs.writeFile(p, data);
+        return { p, data };
+      }),
+    );
+    // lstat saw 10 bytes, then the file grew: the read worker hands it to a chunk worker.
+    const grown = { p: path.join(dir, 'grown'), data: pseudoRandom(2 * MiB, 99) };
+    await fs.writeFile(grown.p, grown.data);
+
+    const results = await Promise.all([
+      ...files.map((f) => pool.chunkFile(Buffer.from(f.p), f.data.length)),
+      pool.chunkFile(Buffer.from(grown.p), 10),
+    ]);
+    await repo.flush();
+    for (const [i, f] of [...files, grown].entries()) {
+      const r = results[i];
+      assert.equal(r.size, f.data.length, `${f.p}: size`);
+      const parts = await Promise.all(r.content.map((id) => repo.loadBlob(id)));
+      assert.ok(Buffer.concat(parts).equals(f.data), `${f.p}: content reads back`);
+    }
+    assert.ok(results[7].content.length > 1, 'a 9 MiB file is cut into several chunks');
+
+    const missing = path.join(dir, 'missing');
+    await assert.rejects(pool.chunkFile(Buffer.from(missing), 5), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message) && err.message.includes(missing));
+    await assert.rejects(pool.chunkFile(Buffer.from(missing), 5 * MiB), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message));
+  } finally {
+    await pool.close();
+    await repo.close();
+  }
+});
