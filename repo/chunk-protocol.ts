@@ -30,6 +30,7 @@ export interface ReadRequest {
 
 export type WorkerRequest =
   | { op: 'file'; task: number; path: Uint8Array }
+  /** A small file, read whole by a read worker. */
   | { op: 'buffer'; task: number; data: Uint8Array }
   /** A stream fed piece by piece from the main thread (image backups read a ReadAt). */
   | { op: 'stream'; task: number }
