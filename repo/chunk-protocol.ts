@@ -1,7 +1,6 @@
-/** Messages between the archiver (main thread) and its chunk workers. */
-import type { ChunkerParams } from '../chunker/params.js';
-
+/** Messages between the archiver (main thread), its chunk workers and its read workers. */
 import type { MessagePort } from 'node:worker_threads';
+import type { ChunkerParams } from '../chunker/params.js';
 
 /** Files up to this size are read whole by a read worker; larger ones stream through a chunk worker. */
 export const WHOLE_READ_BYTES = 4 * 1024 * 1024;

@@ -1,8 +1,8 @@
 /**
- * Worker thread: takes a buffer (a small file from a read worker, or a file of a disk
- * image) or reads a large file itself, cuts it into chunks, hashes them, asks the main
- * thread which chunks are new, and compresses and encrypts only those. Chunks the
- * repository already has cost a hash, never a compression or an encryption.
+ * Worker thread: takes a small file that a read worker read, reads a large file itself,
+ * or is fed a stream piece by piece (disk images); cuts it into chunks, hashes them, asks
+ * the main thread which chunks are new, and compresses and encrypts only those. Chunks
+ * the repository already has cost a hash, never a compression or an encryption.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -139,8 +139,8 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
       post({ op: 'consumed', task: msg.task });
     }
   } else {
-    // Synchronous calls: this worker reads one file at a time anyway, and each async call
-    // would be a round trip through libuv's thread pool (four per small file).
+    // Synchronous reads: this worker streams one large file at a time anyway, and the
+    // kernel reads ahead of a sequential reader.
     const fd = fs.openSync(Buffer.from(msg.path), 'r');
     try {
       for (;;) {
