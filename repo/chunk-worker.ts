@@ -11,6 +11,7 @@ import { createBlobHasher } from '../crypto/blob-id.js';
 import { StreamChunker, chunkBuffer } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { compressIfSmaller } from './compression.js';
+import { openSourceFile } from './source-file.js';
 import type { SealedChunk, WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
@@ -141,7 +142,7 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
   } else {
     // Synchronous reads: this worker streams one large file at a time anyway, and the
     // kernel reads ahead of a sequential reader.
-    const fd = fs.openSync(Buffer.from(msg.path), 'r');
+    const fd = openSourceFile(msg.path);
     try {
       for (;;) {
         const n = fs.readSync(fd, readBuffer, 0, READ_SIZE, null);

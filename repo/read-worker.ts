@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import type { ReaderInit, ReadRequest, WorkerReply, WorkerRequest } from './chunk-protocol.js';
+import { openSourceFile } from './source-file.js';
 
 const { workers } = workerData as ReaderInit;
 
@@ -28,7 +29,7 @@ parentPort!.on('message', (batch: ReadRequest[]) => {
 
 /** The file's bytes if it has at most `size` of them; null if it has grown past that. */
 function readWhole(path: Uint8Array, size: number): Uint8Array | null {
-  const fd = fs.openSync(Buffer.from(path), 'r');
+  const fd = openSourceFile(path);
   try {
     const buf = Buffer.allocUnsafeSlow(size + 1);
     let done = 0;

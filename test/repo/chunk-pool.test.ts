@@ -1,5 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
@@ -9,7 +10,7 @@ import { pseudoRandom, tempDir } from '../helpers.js';
 
 const MiB = 1024 * 1024;
 
-it('small files through read workers, large ones streamed, grown and vanished ones: content reads back byte for byte', async () => {
+it('small files through read workers, large ones streamed, grown, replaced and vanished ones: content reads back byte for byte, or an error', { timeout: 60_000 }, async () => {
   const dir = await tempDir();
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
   const pool = new ChunkPool(repo);
@@ -41,6 +42,17 @@ it('small files through read workers, large ones streamed, grown and vanished on
       assert.ok(Buffer.concat(parts).equals(f.data), `${f.p}: content reads back`);
     }
     assert.ok(results[7].content.length > 1, 'a 9 MiB file is cut into several chunks');
+
+    // Listed as files, replaced before the read: a FIFO must not hang the backup, and a
+    // symlink must not be followed. Each goes through a read worker and a chunk worker.
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = path.join(dir, 'link');
+    await fs.symlink(files[2].p, link);
+    for (const size of [5, 5 * MiB]) {
+      await assert.rejects(pool.chunkFile(Buffer.from(fifo), size), (err: unknown) => err instanceof SourceReadError && /no longer a regular file/.test(err.message));
+      await assert.rejects(pool.chunkFile(Buffer.from(link), size), (err: unknown) => err instanceof SourceReadError && /replaced by a symbolic link/.test(err.message));
+    }
 
     const missing = path.join(dir, 'missing');
     await assert.rejects(pool.chunkFile(Buffer.from(missing), 5), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message) && err.message.includes(missing));
