@@ -205,12 +205,14 @@ class RestorePool {
       this.wakeups[w].shift()?.();
       return;
     }
-    this.pending.delete(m.file);
-    try {
-      this.onDone(m.file, m.error === undefined ? undefined : new FileError(m.error, m.code));
-    } catch (err) {
-      this.fail(err);
-      return;
+    for (const f of m.files) {
+      this.pending.delete(f.file);
+      try {
+        this.onDone(f.file, f.error === undefined ? undefined : new FileError(f.error, f.code));
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
     }
     if (this.pending.size === 0) this.allDone?.resolve();
   }

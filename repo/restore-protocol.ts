@@ -43,4 +43,11 @@ export type RestoreRequest =
 
 export type RestoreReply =
   | { op: 'range-done'; seq: number }
-  | { op: 'file-done'; file: number; error?: string; code?: string };
+  /** Files finished while handling one request, in one message rather than one each. */
+  | { op: 'files-done'; files: FileDone[] };
+
+export interface FileDone {
+  file: number;
+  error?: string;
+  code?: string;
+}
