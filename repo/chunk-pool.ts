@@ -176,6 +176,10 @@ export class ChunkPool {
   }
 
   private onMessage(m: WorkerReply) {
+    if (m.op === 'wholes') {
+      for (const f of m.files) this.onMessage(f);
+      return;
+    }
     const t = this.tasks.get(m.task);
     if (!t) return;
     t.chain = t.chain

@@ -44,6 +44,8 @@ export interface SealedChunk {
   compressed: boolean;
 }
 
+export type WholeFile = { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedChunk[]; size: number };
+
 export type WorkerReply =
   | { op: 'ids'; task: number; batch: number; ids: Uint8Array[]; lengths: number[] }
   | { op: 'blobs'; task: number; batch: number; blobs: SealedChunk[] }
@@ -52,7 +54,9 @@ export type WorkerReply =
    * which chunks are new would cost two more messages per file, and sealing a small
    * chunk the repository turns out to have costs less than that.
    */
-  | { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedChunk[]; size: number }
+  | WholeFile
+  /** Whole files finished in one turn of the worker's event loop, in one message. */
+  | { op: 'wholes'; files: WholeFile[] }
   /** A stream piece was chunked; the main thread may send another. */
   | { op: 'consumed'; task: number }
   | { op: 'done'; task: number; size: number; error?: string };
