@@ -10,7 +10,7 @@ import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { StreamChunker, chunkBuffer } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
-import { compressIfSmaller } from './compression.js';
+import { withCompressed } from './compression.js';
 import { openSourceFile } from './source-file.js';
 import type { SealedChunk, WholeFile, WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
 
@@ -106,8 +106,7 @@ function describe(err: unknown): string {
 }
 
 function sealChunk(id: Uint8Array, chunk: Uint8Array): SealedChunk {
-  const packed = compressIfSmaller(chunk);
-  return { id, stored: seal(init.encryptKey, packed ?? chunk), rawLength: chunk.length, compressed: packed !== null };
+  return withCompressed(chunk, (packed) => ({ id, stored: seal(init.encryptKey, packed ?? chunk), rawLength: chunk.length, compressed: packed !== null }));
 }
 
 async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'stream' }>) {

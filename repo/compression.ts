@@ -1,20 +1,38 @@
-import { Compressor, Decompressor } from 'zstd-napi';
+import zstd from 'zstd-napi/binding.js';
+import { Decompressor } from 'zstd-napi';
 
 /** zstd level 3: restic's "auto" level; fast enough not to slow a backup, and a fair ratio. */
 const LEVEL = 3;
+/**
+ * Largest output buffer kept for reuse (a chunk is at most 8 MiB). zstd's own wrapper
+ * allocates a fresh compressBound-sized buffer per call above 128 KiB, which in a backup
+ * is a megabyte of garbage per chunk for the GC, and page faults to fill it.
+ */
+const SCRATCH_MAX = 9 * 1024 * 1024;
 
-let compressor: Compressor | undefined;
+let cctx: zstd.CCtx | undefined;
+let scratch = new Uint8Array(0);
 let decompressor: Decompressor | undefined;
 
-/** zstd-compress; null when compression does not shrink the data (store it raw). */
-export function compressIfSmaller(data: Uint8Array): Uint8Array | null {
-  if (data.length < 64) return null;
-  if (!compressor) {
-    compressor = new Compressor();
-    compressor.setParameters({ compressionLevel: LEVEL });
+/**
+ * zstd-compresses `data` and hands `use` the result, or null when compression does not
+ * shrink it (store it raw). The compressed bytes live in a buffer that the next call
+ * reuses, so `use` must copy what it keeps (sealing does).
+ */
+export function withCompressed<T>(data: Uint8Array, use: (packed: Uint8Array | null) => T): T {
+  if (data.length < 64) return use(null);
+  if (!cctx) {
+    cctx = new zstd.CCtx();
+    cctx.setParameter(zstd.CParameter.compressionLevel, LEVEL);
   }
-  const out = compressor.compress(data);
-  return out.length < data.length ? out : null;
+  const bound = zstd.compressBound(data.length);
+  let out = scratch;
+  if (bound > out.length) {
+    out = new Uint8Array(bound);
+    if (bound <= SCRATCH_MAX) scratch = out;
+  }
+  const n = cctx.compress2(out, data);
+  return use(n < data.length ? out.subarray(0, n) : null);
 }
 
 export function decompress(data: Uint8Array, expectedLength?: number): Uint8Array {

@@ -3,18 +3,20 @@
  * seal(key, flag || payload), where flag 0 means raw and 1 means zstd-compressed.
  */
 import { open, seal } from '../crypto/aead.js';
-import { compressIfSmaller, decompress } from './compression.js';
+import { decompress, withCompressed } from './compression.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 
 const RAW = 0;
 const ZSTD = 1;
 
 export function sealFile(key: Uint8Array, payload: Uint8Array): Uint8Array {
-  const packed = compressIfSmaller(payload);
-  const body = packed ?? payload;
-  const plain = new Uint8Array(body.length + 1);
-  plain[0] = packed ? ZSTD : RAW;
-  plain.set(body, 1);
+  const plain = withCompressed(payload, (packed) => {
+    const body = packed ?? payload;
+    const p = new Uint8Array(body.length + 1);
+    p[0] = packed ? ZSTD : RAW;
+    p.set(body, 1);
+    return p;
+  });
   return seal(key, plain);
 }
 
