@@ -41,8 +41,14 @@ export class Semaphore {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight; rejects on the first failure. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  const sem = new Semaphore(limit);
-  await Promise.all(items.map((item, i) => sem.run(() => fn(item, i))));
+/** Runs `fn` over `items` with at most `limit` calls in flight, taking items in order; rejects on the first failure. */
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }

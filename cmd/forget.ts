@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { applyPolicy, GroupKey, groupSnapshots, isEmptyPolicy, parseCalendarDuration, parseGroupBy, RetentionPolicy } from '../repo/retention.js';
-import { mapLimit } from '../repo/repository.js';
+import { mapLimit } from '../backends/concurrency.js';
 import { resolveSnapshot } from '../repo/snapshot-select.js';
 import { SnapshotRef } from '../repo/snapshot.js';
 import { GlobalArgs, repeatable } from './context.js';

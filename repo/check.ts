@@ -13,10 +13,10 @@ import { toHex } from './hex.js';
 import { listPacks, loadIndexFiles } from './index-files.js';
 import { decodePackHeader } from './pack-format.js';
 import { extraReferences } from './references.js';
-import { mapLimit, Repository } from './repository.js';
+import { Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
 import { CryptoPool } from './crypto-pool.js';
-import { Semaphore } from '../backends/concurrency.js';
+import { Semaphore, mapLimit } from '../backends/concurrency.js';
 import { parseTree, Tree } from './tree.js';
 
 export type Severity = 'error' | 'warning';

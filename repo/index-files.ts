@@ -4,7 +4,8 @@
  */
 import { BlobEntry } from './blob.js';
 import { IndexFile } from './index-format.js';
-import { mapLimit, Repository, supersededFiles } from './repository.js';
+import { Repository, supersededFiles } from './repository.js';
+import { mapLimit } from '../backends/concurrency.js';
 
 export interface ListedPack {
   id: string;

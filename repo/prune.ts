@@ -19,7 +19,8 @@ import { CryptoPool } from './crypto-pool.js';
 import { LockHandle } from './lock.js';
 import { FinishedPack, PackWriter } from './pack-writer.js';
 import { referencedBlobs, ReferencedBlobs } from './references.js';
-import { mapLimit, Repository } from './repository.js';
+import { Repository } from './repository.js';
+import { mapLimit } from '../backends/concurrency.js';
 import { sealFile } from './sealed-file.js';
 
 export type PruneStep = 'index' | 'snapshots' | 'plan' | 'repack' | 'write-index' | 'delete-index' | 'delete-packs' | 'done';

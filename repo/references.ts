@@ -6,7 +6,8 @@
 import { BlobType } from './blob.js';
 import { StoredImageMap } from './image-map-store.js';
 import { imageInfo } from './image-snapshot.js';
-import { mapLimit, Repository } from './repository.js';
+import { Repository } from './repository.js';
+import { mapLimit } from '../backends/concurrency.js';
 import { Snapshot } from './snapshot.js';
 
 export interface BlobRef {

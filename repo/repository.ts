@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
+import { mapLimit } from '../backends/concurrency.js';
 import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
@@ -420,15 +421,4 @@ async function findKey(backend: Backend, password: string): Promise<{ master: Ma
 /** Index files that another index file supersedes; their entries must not be used. */
 export function supersededFiles(lists: string[][]): Set<string> {
   return new Set(lists.flat());
-}
-
-export async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo } from '../../backends/backend.js';
-import { forEachLimited } from '../../backends/concurrency.js';
+import { mapLimit } from '../../backends/concurrency.js';
 
 /** Object names as the repository makes them: hex SHA-256 of the content. */
 export function nameOf(data: Uint8Array): string {
@@ -128,7 +128,7 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
       withBackend(async (b) => {
         const count = 1_100;
         const items = Array.from({ length: count }, (_, i) => bytes(`object ${i}`));
-        await forEachLimited(items, 16, (data) => b.save({ type: 'data', name: nameOf(data) }, data));
+        await mapLimit(items, 16, (data) => b.save({ type: 'data', name: nameOf(data) }, data));
         const listed = await listAll(b, 'data');
         assert.equal(listed.length, count);
         assert.deepEqual(listed, items.map((d) => ({ name: nameOf(d), size: d.length })).sort((x, y) => (x.name < y.name ? -1 : 1)));

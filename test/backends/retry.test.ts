@@ -2,7 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, FileType, Handle, NotFoundError, ObjectInfo, PermanentError } from '../../backends/backend.js';
-import { forEachLimited } from '../../backends/concurrency.js';
+import { mapLimit } from '../../backends/concurrency.js';
 import { MemoryBackend } from '../../backends/memory.js';
 import { openBackend } from '../../backends/open.js';
 import { RetryBackend, RetryInfo } from '../../backends/retry.js';
@@ -130,15 +130,15 @@ describe('S3 through a fault-injecting proxy (Ceph)', () => {
       await b.create();
       const objects = Array.from({ length: 100 }, (_, i) => randomBytes((1 << 20) - 5000 + i * 100));
       const handles = objects.map((d): Handle => ({ type: 'data', name: nameOf(d) }));
-      await forEachLimited(objects, 8, (d, i) => b.save(handles[i], d));
-      await forEachLimited(objects, 8, async (d, i) => {
+      await mapLimit(objects, 8, (d, i) => b.save(handles[i], d));
+      await mapLimit(objects, 8, async (d, i) => {
         assert.ok(Buffer.from(await b.load(handles[i])).equals(d), `object ${i} whole`);
         assert.ok(Buffer.from(await b.load(handles[i], 1000 + i, 70_000)).equals(d.subarray(1000 + i, 71_000 + i)), `object ${i} range`);
       });
       let listed = 0;
       for await (const _ of b.list('data')) listed++;
       assert.equal(listed, 100);
-      await forEachLimited(handles, 8, (hh) => b.remove(hh));
+      await mapLimit(handles, 8, (hh) => b.remove(hh));
 
       t.diagnostic(`proxy ${JSON.stringify(proxy.counts)}, retries ${JSON.stringify(b.stats)}`);
       assert.ok(proxy.counts.errors > 0 && proxy.counts.resets > 0 && proxy.counts.delays > 0, `faults injected: ${JSON.stringify(proxy.counts)}`);
