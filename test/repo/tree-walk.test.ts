@@ -1,0 +1,43 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { MemoryBackend } from '../../backends/memory.js';
+import { Repository } from '../../repo/repository.js';
+import { TreeNode } from '../../repo/tree.js';
+import { walkTree } from '../../repo/tree-walk.js';
+import { tempDir } from '../helpers.js';
+
+const SUBDIRS = 300;
+
+function node(name: string, type: 'file' | 'dir', subtree?: string): TreeNode {
+  const t = '2026-01-01T00:00:00Z';
+  return { name, type, mode: 0o644, uid: 0, gid: 0, mtime: t, atime: t, ctime: t, size: 0, inode: 0, device: 0, links: 1, ...(type === 'file' ? { content: [] } : { subtree }) };
+}
+
+it('walkTree loads a few subdirectory trees ahead, not all of a wide directory, and still yields every node in order', async () => {
+  const dir = await tempDir();
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const names = Array.from({ length: SUBDIRS }, (_, i) => `d${String(i).padStart(4, '0')}`);
+  const subtrees = await Promise.all(names.map((n) => repo.saveTree({ nodes: [node(`${n}-file`, 'file')] })));
+  const root = await repo.saveTree({ nodes: names.map((n, i) => node(n, 'dir', subtrees[i])) });
+  await repo.flush();
+
+  const loadTree = repo.loadTree.bind(repo);
+  let loads = 0;
+  repo.loadTree = (id: string) => {
+    loads++;
+    return loadTree(id);
+  };
+  const seen: string[] = [];
+  let loadsEarly = 0;
+  for await (const e of walkTree(repo, root)) {
+    seen.push(e.path.toString());
+    if (seen.length === 4) {
+      await new Promise((r) => setTimeout(r, 50));
+      loadsEarly = loads;
+    }
+  }
+  assert.ok(loadsEarly <= 20, `${loadsEarly} trees loaded after the first two subdirectories of ${SUBDIRS}`);
+  assert.equal(loads, SUBDIRS + 1);
+  assert.deepEqual(seen, names.flatMap((n) => [`/${n}`, `/${n}/${n}-file`]));
+});
