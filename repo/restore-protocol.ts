@@ -10,7 +10,8 @@ export interface RestoreWorkerInit {
 /** A file one worker owns: every write to it goes through that worker, in order. */
 export interface FileSpec {
   file: number;
-  path: Uint8Array;
+  /** One latin1 character per byte of the path: compact in a message, unlike a pooled Buffer. */
+  path: string;
   /** Bytes of content the snapshot lists; the file is cut (or extended as a hole) to this. */
   contentLength: number;
   /** Size the snapshot records; a mismatch is reported after writing. */

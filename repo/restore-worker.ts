@@ -60,7 +60,7 @@ const finished: FileDone[] = [];
 function handle(msg: RestoreRequest, hash: (d: Uint8Array) => Uint8Array) {
   if (msg.op === 'files') {
     for (const spec of msg.files) {
-      const st: FileState = { spec, path: Buffer.from(spec.path.buffer, spec.path.byteOffset, spec.path.byteLength), done: 0, end: 0, created: false };
+      const st: FileState = { spec, path: Buffer.from(spec.path, 'latin1'), done: 0, end: 0, created: false };
       files.set(spec.file, st);
       if (spec.writes === 0) finish(st);
     }
