@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
-import { mapLimit } from '../backends/concurrency.js';
+import { mapLimit, Semaphore } from '../backends/concurrency.js';
 import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
@@ -71,6 +71,15 @@ const POOL_MIN_BLOB = 64 * 1024;
  * backup, and a backup killed midway loses the packs no index file lists yet.
  */
 const INDEX_FLUSH_BLOBS = 16_384;
+
+/**
+ * Index files fetched at once, and decoded into the cache at once, when the cache catches
+ * up. A stored file of 10,000 entries is about 400 KB, decoded about 10 MB, and LevelDB
+ * takes about 50 ms to ingest it: with 8 decoded at once the 10-million-blob bench peaked
+ * at 330 MiB RSS, with 2 at 250 MiB, in the same time.
+ */
+const INDEX_FETCHES = 8;
+const INDEX_INGESTS = 2;
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -151,22 +160,26 @@ export class Repository {
       await this.index.clear();
       known = new Map();
     }
+    const ingesting = new Semaphore(INDEX_INGESTS);
     const read = async (names: string[], skip: Set<string>) =>
-      mapLimit(names, 8, async (name) => {
+      mapLimit(names, INDEX_FETCHES, async (name) => {
         if (skip.has(name)) {
           await this.index.skipIndexFile(name);
           return;
         }
-        let idx;
-        try {
-          idx = await this.loadIndexFile(name);
-        } catch (err) {
-          if (!this.onIndexError || !(err instanceof CorruptObjectError)) throw err;
-          this.onIndexError(name, err);
-          return;
-        }
-        await this.index.addIndexFile(name, idx.packs, idx.supersedes);
-        known.set(name, { supersedes: idx.supersedes, skipped: false });
+        const stored = await this.backend.load({ type: 'index', name });
+        await ingesting.run(async () => {
+          let idx;
+          try {
+            idx = this.decodeIndexFile(name, stored);
+          } catch (err) {
+            if (!this.onIndexError || !(err instanceof CorruptObjectError)) throw err;
+            this.onIndexError(name, err);
+            return;
+          }
+          await this.index.addIndexFile(name, idx.packs, idx.supersedes);
+          known.set(name, { supersedes: idx.supersedes, skipped: false });
+        });
       });
     await read([...present].filter((n) => !known.has(n)), new Set());
     const superseded = supersededFiles([...known.values()].map((k) => k.supersedes));
@@ -179,8 +192,12 @@ export class Repository {
   }
 
   async loadIndexFile(name: string) {
+    return this.decodeIndexFile(name, await this.backend.load({ type: 'index', name }));
+  }
+
+  private decodeIndexFile(name: string, stored: Uint8Array) {
     const label = `index/${name}`;
-    const bytes = openFile(this.key.encrypt, await this.backend.load({ type: 'index', name }), label);
+    const bytes = openFile(this.key.encrypt, stored, label);
     try {
       return decodeIndex(bytes);
     } catch (err) {
