@@ -92,8 +92,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 const LSTATS_PER_DIR = 16;
 /**
  * Files the walk may have found and not yet finished. lstat outruns reading and
- * compressing, so without a bound a first backup queued nearly every file of the tree,
- * each with its stat and node: 18,000 of the bench's 62,000 files, 100 MB of heap.
+ * compressing, so without a bound a first backup queued whole directories of files, each
+ * with its stat and node: a heap snapshot 14 s into the bench's first backup held 18,700
+ * stats, and 38 MB more live heap than with the bound.
  */
 const QUEUED_FILES = 512;
 

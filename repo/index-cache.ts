@@ -126,7 +126,7 @@ export class IndexCache {
  * Table files LevelDB keeps open (its default is 1,000). It maps open tables into memory,
  * and the pages that lookups touch count in the process's RSS until the table is closed.
  * With 10 million blobs (452 tables) and every table open, lookups pushed RSS to 954 MiB;
- * with 250 it stayed at 140 MiB, at 19-31k instead of 35-100k lookups/s. An index up to
+ * with 250 it stayed at 140-194 MiB, at 12-31k instead of 35-164k lookups/s. An index up to
  * about 5 million blobs fits in 250 tables, so only larger ones pay that. It also keeps
  * LevelDB's descriptors well under the common limit of 1,024 open files per process.
  */
