@@ -67,8 +67,9 @@ const POOL_MIN_BLOB = 64 * 1024;
 
 /**
  * Index entries pending in memory before they are written out as one index file. Each
- * costs about 1 KB of heap until then; 100,000 held 60-100 MB in the bench's first
- * backup, and a backup killed midway loses the packs no index file lists yet.
+ * costs about 1 KB of heap until then (at 100,000, every entry of the bench's first
+ * backup stayed to the end), and a backup killed midway loses the packs no index file
+ * lists yet.
  */
 const INDEX_FLUSH_BLOBS = 16_384;
 
@@ -76,7 +77,7 @@ const INDEX_FLUSH_BLOBS = 16_384;
  * Index files fetched at once, and decoded into the cache at once, when the cache catches
  * up. A stored file of 10,000 entries is about 400 KB, decoded about 10 MB, and LevelDB
  * takes about 50 ms to ingest it: with 8 decoded at once the 10-million-blob bench peaked
- * at 330 MiB RSS, with 2 at 250 MiB, in the same time.
+ * at 330 MiB RSS, with 2 at 250-274 MiB, in the same time.
  */
 const INDEX_FETCHES = 8;
 const INDEX_INGESTS = 2;
