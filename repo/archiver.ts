@@ -88,8 +88,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   }
 }
 
-/** lstat calls in flight per directory being walked. */
+/** lstat calls in flight per directory being walked, and results it may hold ahead of their turn. */
 const LSTATS_PER_DIR = 16;
+const LSTATS_AHEAD = 256;
 /**
  * Files the walk may have found and not yet finished. lstat outruns reading and
  * compressing, so without a bound a first backup queued whole directories of files, each
@@ -211,9 +212,9 @@ class Archiver {
     names.sort(Buffer.compare);
     const keep = await this.cacheDirTagOnly(abs, names);
     const children = keep ?? names;
-    // lstat runs a few entries ahead of the loop below, in order: a few calls in flight
-    // keep libuv's four threads busy, and a directory of a million entries holds a few
-    // results at a time, not a million.
+    // lstat runs ahead of the loop below, in order: a few calls in flight keep libuv's
+    // four threads busy, and a directory of a million entries holds at most LSTATS_AHEAD
+    // results at a time, not a million. A slow call does not stop the ones after it.
     const lstatEntry = async (n: Buffer) => {
       const p = joinPath(abs, n);
       if (this.excluded(p.toString('utf8'))) return null;
@@ -226,9 +227,21 @@ class Archiver {
     };
     const ahead: ReturnType<typeof lstatEntry>[] = [];
     let next = 0;
+    let inFlight = 0;
+    const lstatMore = () => {
+      while (inFlight < LSTATS_PER_DIR && next < children.length && ahead.length < LSTATS_AHEAD) {
+        inFlight++;
+        ahead.push(
+          lstatEntry(children[next++]).finally(() => {
+            inFlight--;
+            lstatMore();
+          }),
+        );
+      }
+    };
     const pending: Promise<TreeNode | null>[] = [];
     while (next < children.length || ahead.length > 0) {
-      while (next < children.length && ahead.length < LSTATS_PER_DIR) ahead.push(lstatEntry(children[next++]));
+      lstatMore();
       const e = await ahead.shift()!;
       if (!e) continue;
       const prevNode = prev.get(e.n.toString('latin1'));
