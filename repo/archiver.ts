@@ -248,7 +248,9 @@ class Archiver {
       if (e.st.isFile()) {
         // Not awaited: files of this directory are chunked while the walk goes on. A file
         // task never waits for the walk, so waiting here for a queue place cannot deadlock.
-        await this.queuedFiles.acquire();
+        // Most files take a place at once (an unchanged one gives it back at once), so the
+        // walk awaits only when the queue is full.
+        if (!this.queuedFiles.tryAcquire()) await this.queuedFiles.acquire();
         pending.push(this.saveFile(e.p, encodeBytes(e.n), e.st, prevNode).finally(() => this.queuedFiles.release()));
       } else {
         const save = this.saveEntry(e.p, encodeBytes(e.n), e.st, prevNode).catch((err) => {

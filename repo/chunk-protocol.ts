@@ -2,6 +2,11 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/params.js';
 
+/** The text a worker reports for a file it could not read. */
+export function describeError(err: unknown): string {
+  return String((err as Error)?.message ?? err);
+}
+
 /** Files up to this size are read whole by a read worker; larger ones stream through a chunk worker. */
 export const WHOLE_READ_BYTES = 4 * 1024 * 1024;
 

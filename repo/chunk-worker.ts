@@ -12,7 +12,7 @@ import { StreamChunker, chunkBuffer } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { withCompressed } from './compression.js';
 import { openSourceFile } from './source-file.js';
-import type { SealedChunk, WholeFile, WorkerReply, WorkerRequest, WorkerInit } from './chunk-protocol.js';
+import { describeError, type SealedChunk, type WholeFile, type WorkerReply, type WorkerRequest, type WorkerInit } from './chunk-protocol.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
 /** Chunks held between asking the main thread and sealing; bounds worker memory. */
@@ -64,7 +64,7 @@ function onRequest(msg: WorkerRequest) {
     if (msg.op === 'stream') streams.set(msg.task, new PieceQueue());
     const run = () =>
       runTask(msg)
-        .catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describe(err) }))
+        .catch((err) => post({ op: 'done', task: msg.task, size: 0, error: describeError(err) }))
         .finally(() => streams.delete(msg.task));
     // Files run one at a time: each holds up to a file or a chunking window in memory,
     // and the main thread keeps enough queued to keep this worker busy. Streams are fed
@@ -99,10 +99,6 @@ function postWhole(m: WholeFile) {
   }
   wholes.push(m);
   for (const b of m.blobs) wholesTransfer.push(b.stored.buffer as ArrayBuffer);
-}
-
-function describe(err: unknown): string {
-  return String((err as Error)?.message ?? err);
 }
 
 function sealChunk(id: Uint8Array, chunk: Uint8Array): SealedChunk {

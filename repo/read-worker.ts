@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
-import type { ReaderInit, ReadRequest, WorkerReply, WorkerRequest } from './chunk-protocol.js';
+import { describeError, type ReaderInit, type ReadRequest, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 import { openSourceFile } from './source-file.js';
 
 const { workers } = workerData as ReaderInit;
@@ -18,7 +18,7 @@ parentPort!.on('message', (batch: ReadRequest[]) => {
     try {
       data = readWhole(m.path, m.size);
     } catch (err) {
-      parentPort!.postMessage({ op: 'done', task: m.task, size: 0, error: String((err as Error)?.message ?? err) } satisfies WorkerReply);
+      parentPort!.postMessage({ op: 'done', task: m.task, size: 0, error: describeError(err) } satisfies WorkerReply);
       continue;
     }
     // A file that grew since lstat may be of any size: the chunk worker streams it.
