@@ -1,4 +1,4 @@
-import { it } from 'node:test';
+import { it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
@@ -32,27 +32,24 @@ it('the walk stops finding files while chunking stalls, and the backup completes
     await held;
     return original.call(this, p, size);
   };
-  const lstat = fsSync.promises.lstat;
-  let lstats = 0;
-  fsSync.promises.lstat = ((...args: Parameters<typeof lstat>) => {
-    lstats++;
-    return lstat(...args);
-  }) as typeof lstat;
+  // Counts the walk's calls and passes them through.
+  const lstat = mock.method(fsSync, 'lstatSync');
+  const lstats = () => lstat.mock.callCount();
   try {
     const done = backup(repo, { paths: [src], parent: null });
     let seen = -1;
-    while (seen !== lstats) {
-      seen = lstats;
+    while (seen !== lstats()) {
+      seen = lstats();
       await new Promise((r) => setTimeout(r, 300));
     }
     const files = LARGE_DIR + DIRS * FILES_PER_DIR;
-    assert.ok(lstats < 1200, `the walk found ${lstats} of ${files} files while none could be chunked`);
+    assert.ok(lstats() < 1200, `the walk found ${lstats()} of ${files} files while none could be chunked`);
     release();
     const { snapshot } = await done;
     assert.equal(snapshot.summary?.filesNew, files);
   } finally {
     ChunkPool.prototype.chunkFile = original;
-    fsSync.promises.lstat = lstat;
+    lstat.mock.restore();
     release();
   }
 });
