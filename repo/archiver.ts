@@ -57,8 +57,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const pool = new ChunkPool(repo);
   try {
     const archiver = new Archiver(repo, pool, opts);
-    if (opts.scanTotals) archiver.scanTotals(paths);
-    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree);
+    const stopScan = opts.scanTotals ? archiver.scanTotals(paths) : undefined;
+    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree).finally(() => stopScan?.());
     await repo.flush();
     const summary: SnapshotSummary = {
       ...archiver.counts,
@@ -326,14 +326,24 @@ class Archiver {
     }
   }
 
-  /** Counts what will be backed up, concurrently with the backup, so progress has an ETA. */
-  scanTotals(paths: string[]): void {
+  /**
+   * Counts what will be backed up, alongside the backup, so progress has an ETA. Returns
+   * a function that stops the count: once the backup is done it would only hold up exit.
+   */
+  scanTotals(paths: string[]): () => void {
+    let stopped = false;
     let files = 0;
     let bytes = 0;
+    let seen = 0;
     const walk = async (p: string): Promise<void> => {
-      if (this.excluded(p)) return;
-      const st = await fs.lstat(p).catch(() => null);
-      if (!st) return;
+      if (stopped || this.excluded(p)) return;
+      if (++seen % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
+      let st: fsSync.Stats;
+      try {
+        st = fsSync.lstatSync(p);
+      } catch {
+        return;
+      }
       if (st.isDirectory()) {
         const names = await fs.readdir(p).catch(() => [] as string[]);
         for (const n of names) await walk(path.join(p, n));
@@ -343,9 +353,13 @@ class Archiver {
       }
     };
     void Promise.all(paths.map(walk)).then(() => {
+      if (stopped) return;
       this.progress.totalFiles = files;
       this.progress.totalBytes = bytes;
     });
+    return () => {
+      stopped = true;
+    };
   }
 }
 

@@ -1,0 +1,58 @@
+import { it, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { MemoryBackend } from '../../backends/memory.js';
+import { backup, BackupProgress } from '../../repo/archiver.js';
+import { ChunkPool, ChunkResult } from '../../repo/chunk-pool.js';
+import { Repository } from '../../repo/repository.js';
+import { tempDir } from '../helpers.js';
+
+it('a backup counts the files and bytes ahead of it, for progress with an ETA', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  let files = 0;
+  let bytes = 0;
+  // More entries than the count yields after, in nested directories, with a symlink
+  // (counted as neither a file nor bytes).
+  for (let d = 0; d < 3; d++) {
+    await fs.mkdir(path.join(src, `d${d}`, 'sub'), { recursive: true });
+    for (let f = 0; f < 120; f++) {
+      const content = 'x'.repeat(d * 1000 + f);
+      await fs.writeFile(path.join(src, `d${d}`, f % 2 ? 'sub' : '', `f${f}`), content);
+      files++;
+      bytes += content.length;
+    }
+  }
+  await fs.symlink('d0', path.join(src, 'link'));
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+
+  // Chunking waits until lstat calls stop (the count is done), so the count cannot lose
+  // a race with this small backup.
+  const original = ChunkPool.prototype.chunkFile;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number): Promise<ChunkResult> {
+    await held;
+    return original.call(this, p, size);
+  };
+  const lstat = mock.method(fsSync, 'lstatSync');
+  let last: BackupProgress | undefined;
+  try {
+    const done = backup(repo, { paths: [src], parent: null, scanTotals: true, onProgress: (p) => (last = p) });
+    let seen = -1;
+    while (seen !== lstat.mock.callCount()) {
+      seen = lstat.mock.callCount();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    release();
+    await done;
+  } finally {
+    ChunkPool.prototype.chunkFile = original;
+    lstat.mock.restore();
+    release();
+  }
+  assert.equal(last?.totalFiles, files);
+  assert.equal(last?.totalBytes, bytes);
+});
