@@ -15,6 +15,8 @@ import { Snapshot, SnapshotSummary } from './snapshot.js';
 import { encodeBytes, nameBytes, TreeNode } from './tree.js';
 import { findParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
+import { joinPath } from './path-bytes.js';
+import { WalkPrefetch } from './walk-prefetch.js';
 
 export interface BackupOptions {
   paths: string[];
@@ -56,9 +58,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const parent = opts.parent === null ? undefined : opts.parent ? { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) } : await findParent(repo, host, paths);
   const pool = new ChunkPool(repo);
   try {
-    const archiver = new Archiver(repo, pool, opts);
+    const prefetch = new WalkPrefetch(paths, opts.excludes ?? [], opts.oneFileSystem ?? false);
+    const archiver = new Archiver(repo, pool, opts, prefetch);
     const stopScan = opts.scanTotals ? archiver.scanTotals(paths) : undefined;
-    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree).finally(() => stopScan?.());
+    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree).finally(() => {
+      stopScan?.();
+      return prefetch.stop();
+    });
     await repo.flush();
     const summary: SnapshotSummary = {
       ...archiver.counts,
@@ -121,6 +127,7 @@ class Archiver {
     private readonly repo: Repository,
     private readonly pool: ChunkPool,
     private readonly opts: BackupOptions,
+    private readonly prefetch?: WalkPrefetch,
   ) {
     this.excluded = compileExcludes(opts.excludes ?? []);
     this.slots = new Semaphore(pool.capacity);
@@ -207,7 +214,7 @@ class Archiver {
         ? await this.repo.saveTree({ nodes: [] })
         : await this.saveDir(abs, prev?.type === 'dir' ? prev.subtree : undefined);
     } else if (type === 'symlink') {
-      const target = encodeBytes((await fs.readlink(abs, { encoding: 'buffer' })) as Buffer);
+      const target = encodeBytes(fsSync.readlinkSync(abs, { encoding: 'buffer' }));
       node.linkTarget = target.text;
       node.linkTargetRaw = target.raw;
     }
@@ -215,7 +222,12 @@ class Archiver {
   }
 
   private async saveDir(abs: Buffer, prevTree: string | undefined): Promise<string> {
-    const [names, prev] = await Promise.all([fs.readdir(abs, { encoding: 'buffer' }) as Promise<Buffer[]>, this.loadPrev(prevTree)]);
+    // The parent's tree loads while the directory is read (loadPrev never rejects, so a
+    // failed read leaves nothing unhandled).
+    const loading = this.loadPrev(prevTree);
+    const names = fsSync.readdirSync(abs, { encoding: 'buffer' });
+    this.prefetch?.dirRead(names.length);
+    const prev = await loading;
     names.sort(Buffer.compare);
     const keep = await this.cacheDirTagOnly(abs, names);
     const children = keep ?? names;
@@ -345,7 +357,10 @@ class Archiver {
         return;
       }
       if (st.isDirectory()) {
-        const names = await fs.readdir(p).catch(() => [] as string[]);
+        let names: string[] = [];
+        try {
+          names = fsSync.readdirSync(p);
+        } catch {}
         for (const n of names) await walk(path.join(p, n));
       } else if (st.isFile()) {
         files++;
@@ -362,8 +377,3 @@ class Archiver {
     };
   }
 }
-
-function joinPath(dir: Buffer, name: Buffer): Buffer {
-  return dir.length > 0 && dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
-}
-
