@@ -54,8 +54,10 @@ export function encodeBytes(b: Buffer): { text: string; raw?: string } {
 }
 
 export function serializeTree(tree: Tree): Buffer {
-  const nodes = [...tree.nodes].sort((a, b) => Buffer.compare(nameBytes(a), nameBytes(b)));
-  const out = nodes.map((n) => {
+  // Each name's bytes once, not once per comparison: the sort was a tenth of an unchanged backup.
+  const keyed = tree.nodes.map((n) => ({ n, key: nameBytes(n) }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  const out = keyed.map(({ n }) => {
     const o: Record<string, unknown> = {};
     for (const k of FIELD_ORDER) if (n[k] !== undefined) o[k] = n[k];
     return o;

@@ -46,6 +46,11 @@ test('trees serialize canonically: order of nodes and fields does not matter', (
   const b = serializeTree({ nodes: [node('a'), shuffled] });
   assert.deepEqual(a, b);
   assert.deepEqual(parseTree(a).nodes.map((n) => n.name), ['a', 'b']);
+  // By raw bytes, not UTF-16: U+FF01 is EF BC 81, U+1F600 is F0 9F 98 80 (but D83D DE00
+  // in UTF-16, which sorts before FF01); a name that is not UTF-8 (byte FF) comes last.
+  const raw = node('\ufffd', { nameRaw: Buffer.from([0xff]).toString('base64') });
+  const mixed = serializeTree({ nodes: [raw, node('\u{1F600}'), node('\uFF01'), node('z')] });
+  assert.deepEqual(parseTree(mixed).nodes.map((n) => n.nameRaw ?? n.name), ['z', '\uFF01', '\u{1F600}', raw.nameRaw]);
 });
 
 test('trees with unsafe names or bad ids are rejected', () => {
