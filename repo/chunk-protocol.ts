@@ -14,22 +14,21 @@ export interface WorkerInit {
   encryptKey: Uint8Array;
   blobIdKey: Uint8Array;
   chunker: ChunkerParams;
-  /** One port per read worker, on which it sends this worker the files it read. */
-  readers: MessagePort[];
+  /** The port on which this worker's read worker sends it the files it read. */
+  reader: MessagePort;
 }
 
 export interface ReaderInit {
-  /** One port per chunk worker, by index. */
-  workers: MessagePort[];
+  /** The port to the chunk worker this read worker reads for. */
+  worker: MessagePort;
 }
 
-/** To a read worker: read this file and hand it to chunk worker `worker`. */
+/** To a read worker: read this file and hand it to its chunk worker. */
 export interface ReadRequest {
   task: number;
   path: Uint8Array;
   /** What lstat saw; a file that has grown past it is left to the chunk worker to stream. */
   size: number;
-  worker: number;
 }
 
 export type WorkerRequest =

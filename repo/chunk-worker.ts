@@ -75,7 +75,7 @@ function onRequest(msg: WorkerRequest) {
 }
 
 port.on('message', onRequest);
-for (const reader of init.readers) reader.on('message', onRequest);
+init.reader.on('message', onRequest);
 
 function post(m: WorkerReply, transfer: ArrayBuffer[] = []) {
   port.postMessage(m, transfer);

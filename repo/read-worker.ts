@@ -1,8 +1,8 @@
 /**
- * Worker thread that reads small files whole, with blocking reads, and hands each to the
- * chunk worker the main thread chose for it. A cold disk serves many small files at once
- * far faster than one at a time (the bench's 62k files: 8.9 s to one reader, 3.5 s to
- * eight), and a chunk worker that read for itself left the disk idle while it compressed.
+ * Worker thread that reads small files whole, with blocking reads, and hands each to its
+ * chunk worker. A cold disk serves many small files at once far faster than one at a time
+ * (the bench's 62k files: 8.9 s to one reader, 3.5 s to eight), and a chunk worker that
+ * read for itself left the disk idle while it compressed.
  * A read worker holds nothing but the file it is reading.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { describeError, type ReaderInit, type ReadRequest, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 import { openSourceFile } from './source-file.js';
 
-const { workers } = workerData as ReaderInit;
+const { worker } = workerData as ReaderInit;
 
 parentPort!.on('message', (batch: ReadRequest[]) => {
   for (const m of batch) {
@@ -23,7 +23,7 @@ parentPort!.on('message', (batch: ReadRequest[]) => {
     }
     // A file that grew since lstat may be of any size: the chunk worker streams it.
     const req: WorkerRequest = data ? { op: 'buffer', task: m.task, data } : { op: 'file', task: m.task, path: m.path };
-    workers[m.worker].postMessage(req, data ? [data.buffer as ArrayBuffer] : []);
+    worker.postMessage(req, data ? [data.buffer as ArrayBuffer] : []);
   }
 });
 

@@ -62,3 +62,27 @@ it('small files through read workers, large ones streamed, grown, replaced and v
     await repo.close();
   }
 });
+
+it('a second pair of workers starts only when the first has a full load of files', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const pool = new ChunkPool(repo, 2);
+  try {
+    const files = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const p = path.join(dir, `f${i}`);
+        await fs.writeFile(p, pseudoRandom(10_000, i + 1));
+        return p;
+      }),
+    );
+    // One file at a time, as a backup in which few files changed finds them.
+    for (const p of files.slice(0, 5)) await pool.chunkFile(Buffer.from(p), 10_000);
+    assert.equal(pool['workers'].length, 1);
+    assert.equal(pool['readers'].length, 1);
+    await Promise.all(files.map((p) => pool.chunkFile(Buffer.from(p), 10_000)));
+    assert.equal(pool['workers'].length, 2);
+    assert.equal(pool['readers'].length, 2);
+  } finally {
+    await pool.close();
+  }
+});
