@@ -1,6 +1,6 @@
 /** Shared by tests: temp dirs, running the CLI, and checksumming trees. */
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -9,8 +9,34 @@ import { getAttribute, listAttributes } from 'fs-xattr';
 
 export const CAIRN_BIN = fileURLToPath(new URL('../../bin/cairn.js', import.meta.url));
 
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory under the system's temp dir, removed when the test file's process
+ * exits (repeated runs otherwise filled /tmp: 63 GB after a few days of test runs).
+ */
 export async function tempDir(prefix = 'cairn-test-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  if (tempDirs.length === 0) process.on('exit', removeTempDirs);
+  tempDirs.push(dir);
+  return dir;
+}
+
+function removeTempDirs() {
+  // A directory with something still mounted in it is left alone: removing through a
+  // FUSE mount served by this very process would wait forever.
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => !!m);
+  for (const dir of tempDirs) {
+    if (mounts.some((m) => m === dir || m.startsWith(dir + '/'))) continue;
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A file the test left read-only or busy: the rest is removed.
+    }
+  }
 }
 
 export interface RunResult {
