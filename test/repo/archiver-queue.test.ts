@@ -5,9 +5,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
 import { backup } from '../../repo/archiver.js';
-import { ChunkPool, ChunkResult } from '../../repo/chunk-pool.js';
 import { Repository } from '../../repo/repository.js';
 import { tempDir } from '../helpers.js';
+import { holdChunking, settled } from './hold.js';
 
 /** One large directory, and as many small ones as there are directory walkers. */
 const LARGE_DIR = 3000;
@@ -25,31 +25,20 @@ it('the walk stops finding files while chunking stalls, and the backup completes
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
 
   // Chunking is held until the walk has had ample time to run ahead of it.
-  const original = ChunkPool.prototype.chunkFile;
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number): Promise<ChunkResult> {
-    await held;
-    return original.call(this, p, size);
-  };
+  const chunking = holdChunking();
   // Counts the walk's calls and passes them through.
   const lstat = mock.method(fsSync, 'lstatSync');
   const lstats = () => lstat.mock.callCount();
   try {
     const done = backup(repo, { paths: [src], parent: null });
-    let seen = -1;
-    while (seen !== lstats()) {
-      seen = lstats();
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await settled(lstats);
     const files = LARGE_DIR + DIRS * FILES_PER_DIR;
     assert.ok(lstats() < 1200, `the walk found ${lstats()} of ${files} files while none could be chunked`);
-    release();
+    chunking.release();
     const { snapshot } = await done;
     assert.equal(snapshot.summary?.filesNew, files);
   } finally {
-    ChunkPool.prototype.chunkFile = original;
+    chunking.restore();
     lstat.mock.restore();
-    release();
   }
 });

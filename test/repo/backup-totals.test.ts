@@ -5,9 +5,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
 import { backup, BackupProgress } from '../../repo/archiver.js';
-import { ChunkPool, ChunkResult } from '../../repo/chunk-pool.js';
 import { Repository } from '../../repo/repository.js';
 import { tempDir } from '../helpers.js';
+import { holdChunking, settled } from './hold.js';
 
 it('a backup counts the files and bytes ahead of it, for progress with an ETA', { timeout: 60_000 }, async () => {
   const dir = await tempDir();
@@ -30,28 +30,17 @@ it('a backup counts the files and bytes ahead of it, for progress with an ETA', 
 
   // Chunking waits until lstat calls stop (the count is done), so the count cannot lose
   // a race with this small backup.
-  const original = ChunkPool.prototype.chunkFile;
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number): Promise<ChunkResult> {
-    await held;
-    return original.call(this, p, size);
-  };
+  const chunking = holdChunking();
   const lstat = mock.method(fsSync, 'lstatSync');
   let last: BackupProgress | undefined;
   try {
     const done = backup(repo, { paths: [src], parent: null, scanTotals: true, onProgress: (p) => (last = p) });
-    let seen = -1;
-    while (seen !== lstat.mock.callCount()) {
-      seen = lstat.mock.callCount();
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    release();
+    await settled(() => lstat.mock.callCount());
+    chunking.release();
     await done;
   } finally {
-    ChunkPool.prototype.chunkFile = original;
+    chunking.restore();
     lstat.mock.restore();
-    release();
   }
   assert.equal(last?.totalFiles, files);
   assert.equal(last?.totalBytes, bytes);

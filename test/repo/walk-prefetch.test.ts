@@ -4,19 +4,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalkPrefetch } from '../../repo/walk-prefetch.js';
 import { tempDir } from '../helpers.js';
+import { settled } from './hold.js';
 
 const DIRS = 20;
 const FILES_PER_DIR = 10;
 const LEAD = 15;
-
-async function settle(read: () => number): Promise<number> {
-  let seen = -1;
-  while (seen !== read()) {
-    seen = read();
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return seen;
-}
 
 it('the look-ahead walk stays its lead ahead of the backup walk, and lists everything as the walk goes on', { timeout: 30_000 }, async () => {
   const src = path.join(await tempDir(), 'src');
@@ -30,10 +22,10 @@ it('the look-ahead walk stays its lead ahead of the backup walk, and lists every
   const prefetch = new WalkPrefetch([src], ['skip'], false, LEAD);
   try {
     // Nothing read by the backup walk yet: the root, then one directory past the lead.
-    const early = await settle(() => prefetch.listed);
+    const early = await settled(() => prefetch.listed, 200);
     assert.ok(early > 0 && early <= LEAD + FILES_PER_DIR, `listed ${early} entries with a lead of ${LEAD}`);
     prefetch.dirRead(1_000);
-    const all = await settle(() => prefetch.listed);
+    const all = await settled(() => prefetch.listed, 200);
     assert.equal(all, DIRS + 1 + DIRS * FILES_PER_DIR);
   } finally {
     await prefetch.stop();
