@@ -126,7 +126,7 @@ class Archiver {
     private readonly repo: Repository,
     private readonly pool: ChunkPool,
     private readonly opts: BackupOptions,
-    private readonly prefetch?: WalkPrefetch,
+    private readonly prefetch: WalkPrefetch,
   ) {
     this.excluded = compileExcludes(opts.excludes ?? []);
     this.slots = new Semaphore(pool.capacity);
@@ -225,7 +225,7 @@ class Archiver {
     // failed read leaves nothing unhandled).
     const loading = this.loadPrev(prevTree);
     const names = fsSync.readdirSync(abs, { encoding: 'buffer' });
-    this.prefetch?.dirRead(names.length);
+    this.prefetch.dirRead(names.length);
     const prev = await loading;
     names.sort(Buffer.compare);
     const keep = await this.cacheDirTagOnly(abs, names);
