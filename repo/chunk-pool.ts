@@ -43,11 +43,12 @@ const STREAM_QUEUE = 2;
 /** Files in flight per reader and per chunk worker. */
 const FILES_PER_THREAD = 4;
 /**
- * Another pair of workers starts when every running chunk worker has this many files in
- * flight. A backup in which few files changed finds them a few at a time, and one pair
- * keeps up; each pair holds tens of megabytes of buffers.
+ * Another pair of workers starts when a task arrives while every running chunk worker has
+ * this many in flight. A backup that finds changed files one at a time runs one pair; any
+ * overlap starts the next. A higher bar kept image backups, which have 4-5 streams in
+ * flight, on one chunk worker.
  */
-const GROW_AT = 2 * FILES_PER_THREAD;
+const GROW_AT = 1;
 
 interface Task {
   worker: number;

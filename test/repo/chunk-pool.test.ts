@@ -63,7 +63,7 @@ it('small files through read workers, large ones streamed, grown, replaced and v
   }
 });
 
-it('a second pair of workers starts only when the first has a full load of files', { timeout: 60_000 }, async () => {
+it('a second pair of workers starts only when files overlap, and two streams run on two workers', { timeout: 60_000 }, async () => {
   const dir = await tempDir();
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
   const pool = new ChunkPool(repo, 2);
@@ -84,5 +84,16 @@ it('a second pair of workers starts only when the first has a full load of files
     assert.equal(pool['readers'].length, 2);
   } finally {
     await pool.close();
+  }
+  // Image backups feed a few long streams at once: two of them run on two workers.
+  const streamPool = new ChunkPool(repo, 2);
+  try {
+    const streams = [streamPool.chunkStream(), streamPool.chunkStream()];
+    assert.deepEqual([...streamPool['tasks'].values()].map((t) => t.worker).sort(), [0, 1]);
+    for (const s of streams) await s.write(pseudoRandom(100_000, 7));
+    const results = await Promise.all(streams.map((s) => s.end()));
+    assert.deepEqual(results[0].content, results[1].content);
+  } finally {
+    await streamPool.close();
   }
 });
