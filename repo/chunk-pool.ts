@@ -8,6 +8,7 @@ import os from 'node:os';
 import { MessageChannel, MessagePort, Worker } from 'node:worker_threads';
 import { Repository } from './repository.js';
 import { toHex } from './hex.js';
+import { ownBuffer } from './own-buffer.js';
 import { WHOLE_READ_BYTES, type ReaderInit, type ReadRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 
 export interface ChunkResult {
@@ -127,6 +128,17 @@ export class ChunkPool {
         this.flushReads = undefined;
         this.reads.forEach((batch, r) => batch.length && this.readers[r].postMessage(batch.splice(0)));
       });
+    });
+  }
+
+  /**
+   * Content already in memory, in one message (a stream takes three and more): image
+   * backups read small files from the image themselves. `data` is handed to the worker.
+   */
+  chunkBytes(data: Uint8Array): Promise<ChunkResult> {
+    const owned = ownBuffer(data);
+    return this.submit((task, worker) => {
+      this.workers[worker].postMessage({ op: 'buffer', task, data: owned } satisfies WorkerRequest, [owned.buffer as ArrayBuffer]);
     });
   }
 

@@ -10,6 +10,7 @@ import { IndexedBlob } from './blob.js';
 import { fromHex } from './hex.js';
 import { Repository } from './repository.js';
 import { mapLimit } from '../backends/concurrency.js';
+import { ownBuffer } from './own-buffer.js';
 import type { FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit, WireBlob } from './restore-protocol.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { TreeNode } from './tree.js';
@@ -155,11 +156,6 @@ async function planFiles<F extends ContentFile>(repo: Repository, files: F[], po
   });
   specs.forEach((s, w) => pool.send(w, { op: 'files', files: s }));
   return { entries, targets };
-}
-
-/** A buffer that may be transferred: small Buffers share one pooled ArrayBuffer. */
-function ownBuffer(b: Uint8Array): Uint8Array {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
 
 /** Groups blobs sorted by offset into reads of up to MAX_RANGE, merging across gaps up to MAX_GAP. */

@@ -93,6 +93,18 @@ it('a second pair of workers starts only when files overlap, and two streams run
     for (const s of streams) await s.write(pseudoRandom(100_000, 7));
     const results = await Promise.all(streams.map((s) => s.end()));
     assert.deepEqual(results[0].content, results[1].content);
+    // The same bytes in one message (image backups' small files) give the same chunks.
+    const whole = await streamPool.chunkBytes(pseudoRandom(100_000, 7));
+    assert.deepEqual(whole.content, results[0].content);
+    assert.equal(whole.size, 100_000);
+    // Several chunks, from a view of a larger buffer (copied, not transferred).
+    const big = pseudoRandom(3 * MiB + 1000, 8);
+    const view = big.subarray(1000);
+    const cut = await streamPool.chunkBytes(view);
+    assert.equal(big.length, 3 * MiB + 1000, 'the caller keeps a view\'s buffer');
+    await repo.flush();
+    const parts = await Promise.all(cut.content.map((id) => repo.loadBlob(id)));
+    assert.ok(parts.length > 1 && Buffer.concat(parts).equals(view));
   } finally {
     await streamPool.close();
   }
