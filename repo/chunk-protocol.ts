@@ -1,6 +1,7 @@
 /** Messages between the archiver (main thread), its chunk workers and its read workers. */
 import type { MessagePort } from 'node:worker_threads';
 import type { ChunkerParams } from '../chunker/params.js';
+import type { SealedBlob } from './blob-seal.js';
 
 /** The text a worker reports for a file it could not read. */
 export function describeError(err: unknown): string {
@@ -41,18 +42,12 @@ export type WorkerRequest =
   | { op: 'end'; task: number }
   | { op: 'need'; task: number; batch: number; need: boolean[] };
 
-export interface SealedChunk {
-  id: Uint8Array;
-  stored: Uint8Array;
-  rawLength: number;
-  compressed: boolean;
-}
 
-export type WholeFile = { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedChunk[]; size: number };
+export type WholeFile = { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedBlob[]; size: number };
 
 export type WorkerReply =
   | { op: 'ids'; task: number; batch: number; ids: Uint8Array[]; lengths: number[] }
-  | { op: 'blobs'; task: number; batch: number; blobs: SealedChunk[] }
+  | { op: 'blobs'; task: number; batch: number; blobs: SealedBlob[] }
   /**
    * A whole small file in one message: its ids, and every chunk already sealed. Asking
    * which chunks are new would cost two more messages per file, and sealing a small

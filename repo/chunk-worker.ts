@@ -6,13 +6,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
-import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { StreamChunker, chunkBuffer } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
-import { withCompressed } from './compression.js';
+import { sealBlob } from './blob-seal.js';
 import { openSourceFile } from './source-file.js';
-import { describeError, type SealedChunk, type WholeFile, type WorkerReply, type WorkerRequest, type WorkerInit } from './chunk-protocol.js';
+import { describeError, type WholeFile, type WorkerReply, type WorkerRequest, type WorkerInit } from './chunk-protocol.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
 /** Chunks held between asking the main thread and sealing; bounds worker memory. */
@@ -101,9 +100,6 @@ function postWhole(m: WholeFile) {
   for (const b of m.blobs) wholesTransfer.push(b.stored.buffer as ArrayBuffer);
 }
 
-function sealChunk(id: Uint8Array, chunk: Uint8Array): SealedChunk {
-  return withCompressed(chunk, (packed) => ({ id, stored: seal(init.encryptKey, packed ?? chunk), rawLength: chunk.length, compressed: packed !== null }));
-}
 
 async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'stream' }>) {
   const hash = await hashPromise;
@@ -128,7 +124,7 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
     const transfer: ArrayBuffer[] = [];
     for (let i = 0; i < chunks.length; i++) {
       if (!need[i]) continue;
-      const b = sealChunk(ids[i], chunks[i]);
+      const b = sealBlob(init.encryptKey, ids[i], chunks[i]);
       blobs.push(b);
       transfer.push(b.stored.buffer as ArrayBuffer);
     }
@@ -171,7 +167,7 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
   for (const c of chunker.finish()) batch.push(c);
   if (batchNo === 0 && size <= WHOLE_FILE_BYTES) {
     const ids = batch.map((c) => hash(c));
-    const blobs = batch.map((c, i) => sealChunk(ids[i], c));
+    const blobs = batch.map((c, i) => sealBlob(init.encryptKey, ids[i], c));
     postWhole({ op: 'whole', task: msg.task, ids, lengths: batch.map((c) => c.length), blobs, size });
     return;
   }

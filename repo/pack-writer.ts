@@ -7,18 +7,13 @@ import { seal } from '../crypto/aead.js';
 import { BlobEntry, BlobType } from './blob.js';
 import { encodePackHeader } from './pack-format.js';
 import { objectName } from './hex.js';
+import type { SealedBlob } from './blob-seal.js';
 
 /** Names a finished pack; returns the bytes to upload (a namer may move them elsewhere and back). */
 export type PackNamer = (bytes: Uint8Array) => Promise<{ name: string; bytes: Uint8Array }>;
 
 const nameHere: PackNamer = async (bytes) => ({ name: await objectName(bytes), bytes });
 
-export interface SealedBlob {
-  id: Uint8Array;
-  stored: Uint8Array;
-  rawLength: number;
-  compressed: boolean;
-}
 
 export interface FinishedPack {
   id: string;

@@ -8,13 +8,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
 import { mapLimit, Semaphore } from '../backends/concurrency.js';
-import { seal } from '../crypto/aead.js';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
 import { KdfParams } from '../crypto/kdf.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { BlobType, IndexedBlob } from './blob.js';
-import { withCompressed } from './compression.js';
 import { newConfig, RepoConfig, validateConfig } from './config.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { CryptoPool } from './crypto-pool.js';
@@ -25,7 +23,8 @@ import { fromHex, objectName, toHex } from './hex.js';
 import { IndexCache } from './index-cache.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
 import { createKeyFile, parseKeyFile, saveKeyFile, unwrapKeyFile } from './key-file.js';
-import { FinishedPack, PackWriter, SealedBlob } from './pack-writer.js';
+import { FinishedPack, PackWriter } from './pack-writer.js';
+import { sealBlob, type SealedBlob } from './blob-seal.js';
 import { openJson, sealFile, sealJson, openFile } from './sealed-file.js';
 import { parseTree, serializeTree, Tree } from './tree.js';
 import { Snapshot, SnapshotRef, validateSnapshot } from './snapshot.js';
@@ -339,8 +338,7 @@ export class Repository {
     if (stored !== undefined && toHex(id) === stored) return stored;
     const [needed] = await this.reserveNew([id]);
     if (needed) {
-      const sealed = withCompressed(data, (packed) => ({ id, stored: seal(this.key.encrypt, packed ?? data), rawLength: data.length, compressed: packed !== null }));
-      await this.addSealed(type, sealed);
+      await this.addSealed(type, sealBlob(this.key.encrypt, id, data));
     }
     return toHex(id);
   }
