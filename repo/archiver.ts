@@ -17,6 +17,7 @@ import { findParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
 import { joinPath } from './path-bytes.js';
 import { WalkPrefetch } from './walk-prefetch.js';
+import type { PrefetchTotals } from './prefetch-protocol.js';
 
 export interface BackupOptions {
   paths: string[];
@@ -58,13 +59,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const parent = opts.parent === null ? undefined : opts.parent ? { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) } : await findParent(repo, host, paths);
   const pool = new ChunkPool(repo);
   try {
-    const prefetch = new WalkPrefetch(paths, opts.excludes ?? [], opts.oneFileSystem ?? false);
-    const archiver = new Archiver(repo, pool, opts, prefetch);
-    const stopScan = opts.scanTotals ? archiver.scanTotals(paths) : undefined;
-    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree).finally(() => {
-      stopScan?.();
-      return prefetch.stop();
-    });
+    const archiver = new Archiver(repo, pool, opts);
+    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree);
     await repo.flush();
     const summary: SnapshotSummary = {
       ...archiver.counts,
@@ -121,15 +117,22 @@ class Archiver {
   private readonly queuedFiles = new Semaphore(QUEUED_FILES);
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
   private rootDevices = new Set<number>();
+  /** The look-ahead of the walk in progress. */
+  private prefetch?: WalkPrefetch;
 
   constructor(
     private readonly repo: Repository,
     private readonly pool: ChunkPool,
     private readonly opts: BackupOptions,
-    private readonly prefetch: WalkPrefetch,
   ) {
     this.excluded = compileExcludes(opts.excludes ?? []);
     this.slots = new Semaphore(pool.capacity);
+  }
+
+  private setTotals(t: PrefetchTotals) {
+    this.progress.totalFiles = t.files;
+    this.progress.totalBytes = t.bytes;
+    this.report();
   }
 
   private report(current?: string) {
@@ -145,6 +148,16 @@ class Archiver {
 
   /** The snapshot's root tree holds each path under its full absolute path, as restic does. */
   async saveRoots(paths: string[], parentTree: string | undefined): Promise<string> {
+    const { excludes = [], oneFileSystem = false, scanTotals } = this.opts;
+    this.prefetch = new WalkPrefetch(paths, excludes, oneFileSystem, scanTotals ? (t) => this.setTotals(t) : undefined);
+    try {
+      return await this.saveRootTrees(paths, parentTree);
+    } finally {
+      await this.prefetch.stop();
+    }
+  }
+
+  private async saveRootTrees(paths: string[], parentTree: string | undefined): Promise<string> {
     interface Trie {
       children: Map<string, Trie>;
       target?: string;
@@ -225,7 +238,7 @@ class Archiver {
     // failed read leaves nothing unhandled).
     const loading = this.loadPrev(prevTree);
     const names = fsSync.readdirSync(abs, { encoding: 'buffer' });
-    this.prefetch.dirRead(names.length);
+    this.prefetch?.dirRead(names.length);
     const prev = await loading;
     names.sort(Buffer.compare);
     const keep = await this.cacheDirTagOnly(abs, names);
@@ -337,42 +350,4 @@ class Archiver {
     }
   }
 
-  /**
-   * Counts what will be backed up, alongside the backup, so progress has an ETA. Returns
-   * a function that stops the count: once the backup is done it would only hold up exit.
-   */
-  scanTotals(paths: string[]): () => void {
-    let stopped = false;
-    let files = 0;
-    let bytes = 0;
-    let seen = 0;
-    const walk = async (p: string): Promise<void> => {
-      if (stopped || this.excluded(p)) return;
-      if (++seen % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
-      let st: fsSync.Stats;
-      try {
-        st = fsSync.lstatSync(p);
-      } catch {
-        return;
-      }
-      if (st.isDirectory()) {
-        let names: string[] = [];
-        try {
-          names = fsSync.readdirSync(p);
-        } catch {}
-        for (const n of names) await walk(path.join(p, n));
-      } else if (st.isFile()) {
-        files++;
-        bytes += st.size;
-      }
-    };
-    void Promise.all(paths.map(walk)).then(() => {
-      if (stopped) return;
-      this.progress.totalFiles = files;
-      this.progress.totalBytes = bytes;
-    });
-    return () => {
-      stopped = true;
-    };
-  }
 }

@@ -10,6 +10,12 @@ export interface PrefetchInit {
   entriesAhead: number;
 }
 
+/** What the prefetch walk found, posted when it has walked everything. */
+export interface PrefetchTotals {
+  files: number;
+  bytes: number;
+}
+
 /** Directory entries the archiver has listed. */
 export const PREFETCH_DONE = 0;
 /** Set to 1 when the backup no longer needs the prefetch walk. */

@@ -1,10 +1,11 @@
 /**
  * Runs the prefetch worker beside a backup's walk. The walk calls readdir and lstat
  * synchronously (cheaper than libuv's thread pool), which leaves it waiting on every cold
- * directory and inode; the prefetch worker waits on them first, on another thread.
+ * directory and inode; the prefetch worker waits on them first, on another thread. Having
+ * seen every entry, it also gives the totals for progress.
  */
 import { Worker } from 'node:worker_threads';
-import { PREFETCH_DONE, PREFETCH_LISTED, PREFETCH_SLOTS, PREFETCH_STOP, type PrefetchInit } from './prefetch-protocol.js';
+import { PREFETCH_DONE, PREFETCH_LISTED, PREFETCH_SLOTS, PREFETCH_STOP, type PrefetchInit, type PrefetchTotals } from './prefetch-protocol.js';
 
 /**
  * Entries the look-ahead may list beyond those the walk has. The walk runs several
@@ -21,11 +22,17 @@ export class WalkPrefetch {
   private readonly state = new Int32Array(new SharedArrayBuffer(PREFETCH_SLOTS * Int32Array.BYTES_PER_ELEMENT));
   private readonly worker: Worker;
 
-  constructor(paths: string[], excludes: string[], oneFileSystem: boolean, entriesAhead = ENTRIES_AHEAD) {
+  /**
+   * `onTotals` gets the files and bytes to back up once the look-ahead has seen them all;
+   * progress wants them early, so a caller that asks for them lifts the lead (as the
+   * separate count that this replaced walked unbounded).
+   */
+  constructor(paths: string[], excludes: string[], oneFileSystem: boolean, onTotals?: (t: PrefetchTotals) => void, entriesAhead = onTotals ? Infinity : ENTRIES_AHEAD) {
     const init: PrefetchInit = { paths, excludes, oneFileSystem, shared: this.state.buffer as SharedArrayBuffer, entriesAhead };
     this.worker = new Worker(new URL('./prefetch-worker.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
     // A look-ahead that fails only costs speed; the walk reports what it cannot read.
     this.worker.on('error', () => {});
+    if (onTotals) this.worker.on('message', onTotals);
     this.worker.unref();
   }
 

@@ -19,7 +19,7 @@ it('the look-ahead walk stays its lead ahead of the backup walk, and lists every
   // Excluded directories are not listed.
   await fs.mkdir(path.join(src, 'skip'));
   await fs.writeFile(path.join(src, 'skip', 'x'), '');
-  const prefetch = new WalkPrefetch([src], ['skip'], false, LEAD);
+  const prefetch = new WalkPrefetch([src], ['skip'], false, undefined, LEAD);
   try {
     // Nothing read by the backup walk yet: the root, then one directory past the lead.
     const early = await settled(() => prefetch.listed, 200);
