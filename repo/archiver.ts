@@ -3,11 +3,10 @@
  * parent snapshot, sends the rest to the chunk workers, and writes one tree per directory.
  * The snapshot is written last, after every pack and index file it needs.
  */
-import fsSync, { promises as fs, BigIntStats } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChunkPool, ChunkResult, SourceReadError } from './chunk-pool.js';
-import { CACHEDIR_TAG_SIGNATURE, compileExcludes, Excluder } from './exclude.js';
 import { nodeFromStat, nodeType, unchangedSince } from './node-metadata.js';
 import { Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
@@ -16,8 +15,9 @@ import { encodeBytes, nameBytes, TreeNode } from './tree.js';
 import { findParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
 import { joinPath } from './path-bytes.js';
-import { WalkPrefetch } from './walk-prefetch.js';
-import type { PrefetchTotals } from './prefetch-protocol.js';
+import { SourceWalk } from './source-walk.js';
+import type { EntryStat, ListedEntry } from './dir-listing.js';
+import type { WalkTotals } from './walk-protocol.js';
 
 export interface BackupOptions {
   paths: string[];
@@ -91,12 +91,10 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 }
 
 /**
- * The walk calls readdir, lstat and readlink synchronously, and yields to the event loop
- * every YIELD_EVERY entries. Through libuv's thread pool each call cost two thread
- * hand-offs, more than the call itself on 2 cores. A blocking call waits for a cold
- * directory or inode, so a look-ahead thread (WalkPrefetch) reads them first. Old and new
- * alternating on the bench, cold: unchanged 3.1-3.2 s against 3.8-4.1 s, after changing
- * 2% of the files 3.7-4.4 s against 5.4-6.1 s.
+ * The walk's metadata calls (readdir, lstat, readlink) run on a worker thread
+ * (SourceWalk), which posts each directory's listing; this thread builds nodes and trees
+ * from them. Going through each listing can run long without awaiting (unchanged files,
+ * free queue places), so the loop yields to the event loop every YIELD_EVERY entries.
  */
 const YIELD_EVERY = 256;
 /**
@@ -107,29 +105,32 @@ const YIELD_EVERY = 256;
  */
 const QUEUED_FILES = 512;
 
+/** The backup's paths by component; `target` marks a path given to back up. */
+interface Trie {
+  children: Map<string, Trie>;
+  target?: string;
+}
+
 class Archiver {
   readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, errors: 0, addedBytes: 0 };
   readonly counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0 };
-  private readonly excluded: Excluder;
   private readonly slots: Semaphore;
   /** Directories walked alongside the current one; more overlap lstat and tree loads. */
   private readonly walkers = new Semaphore(8);
   private readonly queuedFiles = new Semaphore(QUEUED_FILES);
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
-  private rootDevices = new Set<number>();
-  /** The look-ahead of the walk in progress. */
-  private prefetch?: WalkPrefetch;
+  /** The walk in progress. */
+  private walk?: SourceWalk;
 
   constructor(
     private readonly repo: Repository,
     private readonly pool: ChunkPool,
     private readonly opts: BackupOptions,
   ) {
-    this.excluded = compileExcludes(opts.excludes ?? []);
     this.slots = new Semaphore(pool.capacity);
   }
 
-  private setTotals(t: PrefetchTotals) {
+  private setTotals(t: WalkTotals) {
     this.progress.totalFiles = t.files;
     this.progress.totalBytes = t.bytes;
     this.report();
@@ -148,20 +149,6 @@ class Archiver {
 
   /** The snapshot's root tree holds each path under its full absolute path, as restic does. */
   async saveRoots(paths: string[], parentTree: string | undefined): Promise<string> {
-    const { excludes = [], oneFileSystem = false, scanTotals } = this.opts;
-    this.prefetch = new WalkPrefetch(paths, excludes, oneFileSystem, scanTotals ? (t) => this.setTotals(t) : undefined);
-    try {
-      return await this.saveRootTrees(paths, parentTree);
-    } finally {
-      await this.prefetch.stop();
-    }
-  }
-
-  private async saveRootTrees(paths: string[], parentTree: string | undefined): Promise<string> {
-    interface Trie {
-      children: Map<string, Trie>;
-      target?: string;
-    }
     const root: Trie = { children: new Map() };
     for (const p of paths) {
       let t = root;
@@ -171,24 +158,45 @@ class Archiver {
       }
       t.target = p;
     }
+    // The walk lists the roots in the order they are saved below; a path inside another
+    // is saved, and walked, as part of it.
+    const targets: string[] = [];
+    const order = (t: Trie) => (t.target !== undefined ? targets.push(t.target) : t.children.forEach(order));
+    root.children.forEach(order);
+    const { excludes = [], excludeCaches = false, oneFileSystem = false, scanTotals } = this.opts;
+    this.walk = new SourceWalk(targets, { excludes, excludeCaches, oneFileSystem }, scanTotals ? (t) => this.setTotals(t) : undefined);
+    try {
+      const listing = await this.walk.roots();
+      const listed = new Map(targets.map((p, i) => [p, listing.entry(i)]));
+      return await this.saveRootTrees(root, listed, parentTree);
+    } finally {
+      await this.walk.stop();
+    }
+  }
+
+  private async saveRootTrees(root: Trie, listed: Map<string, ListedEntry>, parentTree: string | undefined): Promise<string> {
     const save = async (t: Trie, dir: string, prevTree: string | undefined): Promise<string> => {
       const prev = await this.loadPrev(prevTree);
       const nodes: TreeNode[] = [];
       for (const [name, child] of t.children) {
         const abs = path.join(dir, name);
         const prevNode = prev.get(Buffer.from(name).toString('latin1'));
-        let st: BigIntStats;
-        try {
-          st = await fs.lstat(abs, { bigint: true });
-        } catch (err) {
-          this.fileError(abs, err as Error);
-          continue;
-        }
         if (child.target !== undefined) {
-          this.rootDevices.add(Number(st.dev));
-          const node = await this.saveEntry(Buffer.from(abs), encodeBytes(Buffer.from(name)), st, prevNode);
+          const entry = listed.get(child.target)!;
+          if (entry.error) {
+            this.fileError(abs, entry.error);
+            continue;
+          }
+          const node = await this.saveEntry(Buffer.from(abs), { ...entry, name: Buffer.from(name) }, prevNode);
           if (node) nodes.push(node);
         } else {
+          let st: EntryStat;
+          try {
+            st = await fs.lstat(abs, { bigint: true });
+          } catch (err) {
+            this.fileError(abs, err as Error);
+            continue;
+          }
           const node = nodeFromStat(encodeBytes(Buffer.from(name)), 'dir', st);
           node.subtree = await save(child, abs, prevNode?.type === 'dir' ? prevNode.subtree : undefined);
           nodes.push(node);
@@ -212,21 +220,23 @@ class Archiver {
     return m;
   }
 
-  private async saveEntry(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
-    const type = nodeType(st);
+  /** `entry` has a stat: the caller reports an entry the walk could not stat. */
+  private async saveEntry(abs: Buffer, entry: ListedEntry, prev: TreeNode | undefined): Promise<TreeNode | null> {
+    const st = entry.stat!;
+    const type = nodeType(st.mode);
     if (!type) return null;
+    const name = encodeBytes(entry.name);
     if (type === 'file') return this.saveFile(abs, name, st, prev);
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
       node.xattrs = this.xattrsOf(abs);
       this.counts.dirs++;
       this.progress.dirs++;
-      const crossesDevice = this.opts.oneFileSystem && !this.rootDevices.has(node.device);
-      node.subtree = crossesDevice
+      node.subtree = entry.otherDevice
         ? await this.repo.saveTree({ nodes: [] })
         : await this.saveDir(abs, prev?.type === 'dir' ? prev.subtree : undefined);
     } else if (type === 'symlink') {
-      const target = encodeBytes(fsSync.readlinkSync(abs, { encoding: 'buffer' }));
+      const target = encodeBytes(entry.linkTarget!);
       node.linkTarget = target.text;
       node.linkTargetRaw = target.raw;
     }
@@ -234,40 +244,31 @@ class Archiver {
   }
 
   private async saveDir(abs: Buffer, prevTree: string | undefined): Promise<string> {
-    // The parent's tree loads while the directory is read (loadPrev never rejects, so a
-    // failed read leaves nothing unhandled).
+    // The parent's tree loads while the listing arrives (loadPrev never rejects, so a
+    // failed listing leaves nothing unhandled).
     const loading = this.loadPrev(prevTree);
-    const names = fsSync.readdirSync(abs, { encoding: 'buffer' });
-    this.prefetch?.dirRead(names.length);
+    const listing = await this.walk!.list(abs);
     const prev = await loading;
-    names.sort(Buffer.compare);
-    const keep = await this.cacheDirTagOnly(abs, names);
-    const children = keep ?? names;
+    listing.check();
     const pending: Promise<TreeNode | null>[] = [];
-    for (let i = 0; i < children.length; i++) {
-      // The loop below can run long without awaiting (unchanged files, free queue places);
-      // a turn of the event loop now and then keeps worker replies and progress flowing.
+    for (let i = 0; i < listing.length; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((r) => setImmediate(r));
-      const n = children[i];
-      const p = joinPath(abs, n);
-      if (this.excluded(p.toString('utf8'))) continue;
-      let st: BigIntStats;
-      try {
-        st = fsSync.lstatSync(p, { bigint: true });
-      } catch (err) {
-        this.fileError(p.toString(), err as Error);
+      const entry = listing.entry(i);
+      const p = joinPath(abs, entry.name);
+      if (entry.error) {
+        this.fileError(p.toString(), entry.error);
         continue;
       }
-      const prevNode = prev.get(n.toString('latin1'));
-      if (st.isFile()) {
+      const prevNode = prev.get(entry.name.toString('latin1'));
+      if (nodeType(entry.stat!.mode) === 'file') {
         // Not awaited: files of this directory are chunked while the walk goes on. A file
         // task never waits for the walk, so waiting here for a queue place cannot deadlock.
         // Most files take a place at once (an unchanged one gives it back at once), so the
         // walk awaits only when the queue is full.
         if (!this.queuedFiles.tryAcquire()) await this.queuedFiles.acquire();
-        pending.push(this.saveFile(p, encodeBytes(n), st, prevNode).finally(() => this.queuedFiles.release()));
+        pending.push(this.saveFile(p, encodeBytes(entry.name), entry.stat!, prevNode).finally(() => this.queuedFiles.release()));
       } else {
-        const save = this.saveEntry(p, encodeBytes(n), st, prevNode).catch((err) => {
+        const save = this.saveEntry(p, entry, prevNode).catch((err) => {
           this.fileError(p.toString(), err as Error);
           return null;
         });
@@ -281,18 +282,6 @@ class Archiver {
     return this.repo.saveTree({ nodes }, prevTree);
   }
 
-  /** --exclude-caches: a directory tagged with CACHEDIR.TAG keeps only the tag file. */
-  private async cacheDirTagOnly(abs: Buffer, names: Buffer[]): Promise<Buffer[] | null> {
-    if (!this.opts.excludeCaches) return null;
-    const tag = names.find((n) => n.toString() === 'CACHEDIR.TAG');
-    if (!tag) return null;
-    try {
-      const head = await fs.readFile(joinPath(abs, tag));
-      if (head.subarray(0, CACHEDIR_TAG_SIGNATURE.length).toString() === CACHEDIR_TAG_SIGNATURE) return [tag];
-    } catch {}
-    return null;
-  }
-
   private xattrsOf(abs: Buffer) {
     try {
       return readXattrs(abs);
@@ -302,7 +291,7 @@ class Archiver {
     }
   }
 
-  private async saveFile(abs: Buffer, name: { text: string; raw?: string }, st: BigIntStats, prev: TreeNode | undefined): Promise<TreeNode | null> {
+  private async saveFile(abs: Buffer, name: { text: string; raw?: string }, st: EntryStat, prev: TreeNode | undefined): Promise<TreeNode | null> {
     const node = nodeFromStat(name, 'file', st);
     if (unchangedSince(prev, node)) {
       // Changing an xattr changes ctime, so an unchanged file keeps its recorded xattrs.

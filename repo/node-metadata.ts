@@ -1,21 +1,26 @@
 /** Tree-node metadata from lstat, shared by the archiver and by `diff`/verification code. */
-import type { BigIntStats } from 'node:fs';
+import { constants } from 'node:fs';
+import type { EntryStat } from './dir-listing.js';
 import { nsToRfc3339 } from './time-format.js';
 import { NodeType, TreeNode } from './tree.js';
 import { groupName, userName } from './user-names.js';
 
-export function nodeType(st: BigIntStats): NodeType | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  return undefined;
+const TYPES = new Map<number, NodeType>([
+  [constants.S_IFREG, 'file'],
+  [constants.S_IFDIR, 'dir'],
+  [constants.S_IFLNK, 'symlink'],
+  [constants.S_IFCHR, 'chardev'],
+  [constants.S_IFBLK, 'blockdev'],
+  [constants.S_IFIFO, 'fifo'],
+  [constants.S_IFSOCK, 'socket'],
+]);
+
+/** The node type of an lstat mode, if the tree has one for it. */
+export function nodeType(mode: bigint): NodeType | undefined {
+  return TYPES.get(Number(mode) & constants.S_IFMT);
 }
 
-export function nodeFromStat(name: { text: string; raw?: string }, type: NodeType, st: BigIntStats): TreeNode {
+export function nodeFromStat(name: { text: string; raw?: string }, type: NodeType, st: EntryStat): TreeNode {
   const uid = Number(st.uid);
   const gid = Number(st.gid);
   return {

@@ -1,0 +1,128 @@
+/**
+ * Worker thread that walks the backup's source tree: it reads each directory, lstats its
+ * entries and reads symlink targets, and posts the listing to the archiver, at most
+ * `entriesAhead` entries ahead of what the archiver has taken. The archiver makes no
+ * metadata calls of its own, so cold directories and inodes hold up this thread, not the
+ * one that writes trees; and each entry is read once, not once here and once there.
+ * In 'count' mode it keeps nothing and only posts the files and bytes it found, for the
+ * ETA of progress.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import fs from 'node:fs';
+import { CACHEDIR_TAG_SIGNATURE, compileExcludes } from './exclude.js';
+import { joinPath } from './path-bytes.js';
+import { describeError } from './chunk-protocol.js';
+import { failedListing, ListingBuilder } from './dir-listing.js';
+import { type WalkInit, type WalkTotals, WALK_STOP, WALK_TAKEN } from './walk-protocol.js';
+
+const init = workerData as WalkInit;
+const state = new Int32Array(init.shared);
+const excluded = compileExcludes(init.excludes);
+const totals: WalkTotals = { op: 'totals', files: 0, bytes: 0 };
+let posted = 0;
+/** Under --one-file-system, the devices of the roots: the walk stays on these. */
+let devices: Set<bigint> | undefined;
+
+/** Waits while more than entriesAhead posted entries are not yet taken. */
+function keepPace(): boolean {
+  for (;;) {
+    if (Atomics.load(state, WALK_STOP)) return false;
+    const taken = Atomics.load(state, WALK_TAKEN);
+    if (posted - taken <= init.entriesAhead) return true;
+    Atomics.wait(state, WALK_TAKEN, taken, 100);
+  }
+}
+
+function post(dir: Buffer | string, listing: ListingBuilder | string) {
+  const key = typeof dir === 'string' ? dir : dir.toString('latin1');
+  if (typeof listing === 'string') {
+    parentPort!.postMessage(failedListing(key, listing));
+    posted += 1;
+    return;
+  }
+  // An empty directory counts too, so that the lead also bounds listings.
+  posted += listing.length + 1;
+  if (init.mode === 'count') return;
+  const { message, transfer } = listing.finish(key);
+  parentPort!.postMessage(message, transfer);
+}
+
+/** Adds `p` (named `name` in its listing) and says whether the walk descends into it. */
+function visit(listing: ListingBuilder, name: Buffer, p: Buffer | string): boolean {
+  let st: fs.BigIntStats;
+  let link: Buffer | undefined;
+  try {
+    st = fs.lstatSync(p, { bigint: true });
+    if (st.isSymbolicLink()) link = fs.readlinkSync(p, { encoding: 'buffer' });
+  } catch (err) {
+    listing.fail(name, describeError(err));
+    return false;
+  }
+  const otherDevice = st.isDirectory() && devices !== undefined && !devices.has(st.dev);
+  listing.add(name, st, link, otherDevice);
+  if (st.isFile()) {
+    totals.files++;
+    totals.bytes += Number(st.size);
+  }
+  return st.isDirectory() && !otherDevice;
+}
+
+/** --exclude-caches: a directory tagged with CACHEDIR.TAG keeps only the tag file. */
+function cacheDirTagOnly(dir: Buffer, names: Buffer[]): Buffer[] {
+  const tag = names.find((n) => n.toString() === 'CACHEDIR.TAG');
+  if (!tag) return names;
+  try {
+    const fd = fs.openSync(joinPath(dir, tag), 'r');
+    try {
+      const head = Buffer.alloc(CACHEDIR_TAG_SIGNATURE.length);
+      const n = fs.readSync(fd, head, 0, head.length, 0);
+      if (head.subarray(0, n).toString() === CACHEDIR_TAG_SIGNATURE) return [tag];
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {}
+  return names;
+}
+
+function walk(dir: Buffer): boolean {
+  if (!keepPace()) return false;
+  let names: Buffer[];
+  try {
+    names = fs.readdirSync(dir, { encoding: 'buffer' });
+  } catch (err) {
+    post(dir, describeError(err));
+    return true;
+  }
+  // The archiver saves entries in byte order, and so needs subdirectories in that order.
+  names.sort(Buffer.compare);
+  if (init.excludeCaches) names = cacheDirTagOnly(dir, names);
+  const listing = new ListingBuilder();
+  const subdirs: Buffer[] = [];
+  for (const n of names) {
+    const p = joinPath(dir, n);
+    if (excluded(p.toString('utf8'))) continue;
+    if (visit(listing, n, p)) subdirs.push(p);
+  }
+  post(dir, listing);
+  for (const p of subdirs) if (!walk(p)) return false;
+  return true;
+}
+
+/** The roots, as one listing keyed '', then the tree under each root directory. */
+function walkRoots(): boolean {
+  if (init.oneFileSystem) {
+    devices = new Set();
+    for (const r of init.roots) {
+      try {
+        devices.add(fs.lstatSync(r, { bigint: true }).dev);
+      } catch {}
+    }
+  }
+  const listing = new ListingBuilder();
+  const dirs = init.roots.filter((r) => visit(listing, Buffer.from(r), r));
+  post('', listing);
+  for (const r of dirs) if (!walk(Buffer.from(r))) return false;
+  return true;
+}
+
+if (walkRoots()) parentPort!.postMessage(init.mode === 'count' ? totals : { op: 'done' });

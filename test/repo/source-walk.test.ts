@@ -1,0 +1,73 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SourceWalk } from '../../repo/source-walk.js';
+import { CACHEDIR_TAG_SIGNATURE } from '../../repo/exclude.js';
+import { tempDir } from '../helpers.js';
+import { settled } from './hold.js';
+
+const DIRS = 20;
+const FILES_PER_DIR = 10;
+const LEAD = 15;
+
+it('the walk lists each directory in byte order with stats and link targets, and stays its lead ahead', { timeout: 30_000 }, async () => {
+  const src = path.join(await tempDir(), 'src');
+  for (let d = 0; d < DIRS; d++) {
+    await fs.mkdir(path.join(src, `d${d}`), { recursive: true });
+    for (let f = 0; f < FILES_PER_DIR; f++) await fs.writeFile(path.join(src, `d${d}`, `f${f}`), 'x'.repeat(f));
+  }
+  await fs.mkdir(path.join(src, 'skip'));
+  await fs.writeFile(path.join(src, 'skip', 'x'), '');
+  await fs.mkdir(path.join(src, 'cache', 'sub'), { recursive: true });
+  await fs.writeFile(path.join(src, 'cache', 'CACHEDIR.TAG'), `${CACHEDIR_TAG_SIGNATURE}\n`);
+  await fs.writeFile(path.join(src, 'cache', 'junk'), '');
+  await fs.symlink('d0', path.join(src, 'link'));
+
+  const walk = new SourceWalk([src], { excludes: ['skip'], excludeCaches: true, oneFileSystem: false }, undefined, LEAD);
+  try {
+    const roots = await walk.roots();
+    assert.equal(roots.length, 1);
+    assert.equal(roots.entry(0).stat?.ino, (await fs.lstat(src, { bigint: true })).ino);
+    // Only the root directory's listing (all its entries) fits in the lead.
+    assert.equal(await settled(() => walk.waiting, 200), 1);
+
+    const top = await walk.list(Buffer.from(src));
+    const names = Array.from({ length: top.length }, (_, i) => top.entry(i).name.toString());
+    const dirs = Array.from({ length: DIRS }, (_, d) => `d${d}`).sort();
+    assert.deepEqual(names, ['cache', ...dirs, 'link']);
+    const link = top.entry(names.indexOf('link'));
+    assert.equal(link.linkTarget?.toString(), 'd0');
+
+    const cache = await walk.list(Buffer.from(path.join(src, 'cache')));
+    assert.deepEqual([cache.entry(0).name.toString()], ['CACHEDIR.TAG']);
+    assert.equal(cache.length, 1);
+    // The walk now waits for the backup to take the directories it listed.
+    assert.ok((await settled(() => walk.waiting, 200)) <= 2, `${walk.waiting} listings ahead with a lead of ${LEAD}`);
+
+    for (const d of dirs) {
+      const l = await walk.list(Buffer.from(path.join(src, d)));
+      assert.equal(l.length, FILES_PER_DIR);
+      for (let i = 0; i < l.length; i++) assert.equal(Number(l.entry(i).stat?.size), Number(l.entry(i).name.toString().slice(1)));
+    }
+    // Everything is taken, so a directory the walk never listed is an error, not a wait.
+    await assert.rejects(walk.list(Buffer.from(path.join(src, 'skip'))), /did not list/);
+  } finally {
+    await walk.stop();
+  }
+});
+
+it('a directory or an entry the walk cannot read comes with its error', { timeout: 30_000 }, async () => {
+  const src = path.join(await tempDir(), 'src');
+  await fs.mkdir(src);
+  const walk = new SourceWalk([src, path.join(src, 'missing')], { excludes: [], excludeCaches: false, oneFileSystem: false });
+  try {
+    const roots = await walk.roots();
+    assert.equal(roots.entry(0).error, undefined);
+    assert.match(String(roots.entry(1).error?.message), /ENOENT/);
+    const top = await walk.list(Buffer.from(src));
+    assert.equal(top.length, 0);
+  } finally {
+    await walk.stop();
+  }
+});
