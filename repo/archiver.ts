@@ -162,7 +162,7 @@ class Archiver {
     // is saved, and walked, as part of it.
     const targets: string[] = [];
     const order = (t: Trie) => (t.target !== undefined ? targets.push(t.target) : t.children.forEach(order));
-    root.children.forEach(order);
+    order(root);
     const { excludes = [], excludeCaches = false, oneFileSystem = false, scanTotals } = this.opts;
     this.walk = new SourceWalk(targets, { excludes, excludeCaches, oneFileSystem }, scanTotals ? (t) => this.setTotals(t) : undefined);
     try {
@@ -204,9 +204,17 @@ class Archiver {
       }
       return this.repo.saveTree({ nodes });
     };
-    const id = await save(root, '/', parentTree);
+    // Backing up `/` itself: the root tree is the tree of `/`.
+    const id = root.target !== undefined ? await this.saveRootDir(listed.get(root.target)!, parentTree) : await save(root, '/', parentTree);
     this.report();
     return id;
+  }
+
+  private async saveRootDir(entry: ListedEntry, parentTree: string | undefined): Promise<string> {
+    if (entry.error) throw entry.error;
+    this.counts.dirs++;
+    this.progress.dirs++;
+    return this.saveDir(Buffer.from('/'), parentTree);
   }
 
   private async loadPrev(treeId: string | undefined): Promise<Map<string, TreeNode>> {

@@ -149,3 +149,25 @@ async function dumpBytes(args: string[]): Promise<Buffer> {
     child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(parts)) : reject(new Error(`dump exited ${code}`))));
   });
 }
+
+test('a backup of / holds the top-level entries, and restores them', { skip: process.getuid?.() !== 0 ? 'needs root to create a directory in /' : false }, async () => {
+  const { dir, g } = await setup();
+  const mine = `/cairn-test-root-${path.basename(dir)}`;
+  await fs.mkdir(mine);
+  try {
+    await fs.writeFile(path.join(mine, 'file'), 'under the root\n');
+    // Everything else in / is excluded, so the backup stays small.
+    const others = (await fs.readdir('/')).filter((n) => `/${n}` !== mine);
+    await fs.writeFile(path.join(dir, 'excludes'), others.map((n) => `/${n}\n`).join(''));
+    const b = await cairn([...g, 'backup', '/', '--exclude-file', path.join(dir, 'excludes')], env);
+    assert.equal(b.code, 0, b.stderr);
+    const ls = await cairn([...g, 'ls', 'latest'], env);
+    assert.deepEqual(ls.stdout.trim().split('\n'), [mine, `${mine}/file`]);
+    const out = path.join(dir, 'out');
+    const r = await cairn([...g, 'restore', 'latest', '--target', out], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await fs.readFile(path.join(out, mine, 'file'), 'utf8'), 'under the root\n');
+  } finally {
+    await fs.rm(mine, { recursive: true, force: true });
+  }
+});
