@@ -10,6 +10,13 @@ import { exitCodeFor, messageFor } from './exit-codes.js';
 // to turn the warning off (aws/aws-sdk-js-v3#7983).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// A reader that stops early (`cairn ls latest | head`) closes the pipe. Stop quietly, as
+// `cat` does, rather than die on an unhandled EPIPE with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 let cli = yargs(hideBin(process.argv))
   .scriptName('cairn')
   .usage('$0 <command> [options]\n\nDeduplicating, encrypted backups of file trees and disk images.')

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { cairn, tempDir } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { CAIRN_BIN, cairn, tempDir } from '../helpers.js';
 
 test('--help lists the commands', async () => {
   const r = await cairn(['--help']);
@@ -47,4 +48,23 @@ test('an unknown command or a missing argument says what to do', async () => {
   const noPaths = await cairn(['--repo', path.join(d, 'r'), 'backup'], { CAIRN_PASSWORD: 'x' });
   assert.equal(noPaths.code, 1);
   assert.match(noPaths.stderr, /name at least one file or directory/);
+});
+
+test('a reader that stops early (cairn ls | head) ends cairn quietly, with exit 0', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  // Far more listing than a pipe buffers (64 KiB), so cairn is still writing when the reader goes.
+  for (let i = 0; i < 2000; i++) await fs.writeFile(path.join(src, `${'long-file-name-'.repeat(6)}${i}`), '');
+  const env = { CAIRN_PASSWORD: 'pw' };
+  const g = ['--repo', path.join(dir, 'repo'), '--cache-dir', path.join(dir, 'cache')];
+  assert.equal((await cairn([...g, 'init'], env)).code, 0);
+  assert.equal((await cairn([...g, 'backup', src], env)).code, 0);
+  const child = spawn(process.execPath, [CAIRN_BIN, ...g, 'ls', 'latest'], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...env } });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });
