@@ -3,8 +3,12 @@ import { Repository } from './repository.js';
 import { nameBytes, Tree, TreeNode } from './tree.js';
 
 export class PathNotFoundError extends Error {
-  constructor(readonly path: string) {
-    super(`${path} is not in the snapshot: list it with \`cairn ls SNAPSHOT ${path.split('/').slice(0, -1).join('/') || '/'}\``);
+  /** `found`: the deepest directory of `path` that the snapshot has, which the hint lists. */
+  constructor(
+    readonly path: string,
+    found = path.split('/').slice(0, -1).join('/'),
+  ) {
+    super(`${path} is not in the snapshot: see what is there with \`cairn ls SNAPSHOT ${found || '/'}\``);
     this.name = 'PathNotFoundError';
   }
 }
@@ -17,12 +21,14 @@ export function rootNode(tree: string): TreeNode {
 
 export async function findNode(repo: Repository, tree: string, p: string): Promise<TreeNode> {
   let node = rootNode(tree);
+  const found: string[] = [];
   for (const part of p.split('/').filter(Boolean)) {
-    if (node.type !== 'dir' || !node.subtree) throw new PathNotFoundError(p);
+    if (node.type !== 'dir' || !node.subtree) throw new PathNotFoundError(p, `/${found.slice(0, -1).join('/')}`);
     const want = Buffer.from(part);
     const next = (await repo.loadTree(node.subtree)).nodes.find((n) => nameBytes(n).equals(want));
-    if (!next) throw new PathNotFoundError(p);
+    if (!next) throw new PathNotFoundError(p, `/${found.join('/')}`);
     node = next;
+    found.push(part);
   }
   return node;
 }

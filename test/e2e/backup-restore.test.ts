@@ -96,6 +96,11 @@ test('snapshots, ls and dump, in text and --json', async () => {
   const bad = await cairn([...g, 'ls', 'ab'], env);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /at least 4 hex/);
+
+  // A missing path: the hint lists the deepest directory that is there, not a missing one.
+  const missing = await cairn([...g, 'dump', 'latest', path.join(src, 'docs/nowhere/file')], env);
+  assert.notEqual(missing.code, 0);
+  assert.ok(missing.stderr.includes(`cairn ls SNAPSHOT ${path.join(src, 'docs')}\``), missing.stderr);
 });
 
 test('restore of a sub path with --include and --exclude', async () => {
