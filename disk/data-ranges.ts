@@ -5,7 +5,7 @@
  * whole, 1.4 s to read its data only). Node has no lseek, so it is called through koffi,
  * a prebuilt FFI; without it every byte is treated as data and read.
  */
-import { optionalNative } from '../crypto/optional-native.js';
+import { libcErrno, libcFunction } from '../crypto/optional-native.js';
 import type { ByteRange } from './types.js';
 
 // Linux's values; other systems number them differently (macOS swaps them).
@@ -13,10 +13,6 @@ const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const ENXIO = 6;
 
-interface Koffi {
-  load(lib: string): { func(signature: string): (...args: number[]) => number | bigint };
-  errno(): number;
-}
 
 type Lseek = (fd: number, offset: number, whence: number) => number;
 
@@ -24,22 +20,12 @@ let lseek: Lseek | null | undefined;
 
 function loadLseek(): Lseek | null {
   if (lseek !== undefined) return lseek;
-  lseek = null;
-  const koffi = process.platform === 'linux' ? optionalNative<Koffi>('koffi') : null;
-  if (koffi) {
-    try {
-      const f = koffi.load('libc.so.6').func('int64_t lseek(int fd, int64_t offset, int whence)');
-      lseek = (fd, offset, whence) => Number(f(fd, offset, whence));
-    } catch {
-      // Not glibc (musl, for one): read everything.
-    }
-  }
+  // Without koffi or glibc (musl, for one), every byte is read.
+  const f = libcFunction('int64_t lseek(int fd, int64_t offset, int whence)');
+  lseek = f && ((fd, offset, whence) => Number(f(fd, offset, whence)));
   return lseek;
 }
 
-function errno(): number {
-  return optionalNative<Koffi>('koffi')!.errno();
-}
 
 /**
  * The parts of [offset, offset + length) of the open file `fd` that may hold data, in
@@ -55,7 +41,7 @@ export function dataRanges(fd: number, offset: number, length: number): ByteRang
     const data = seek(fd, at, SEEK_DATA);
     if (data < 0) {
       // ENXIO: no data from here to the end of the file.
-      if (errno() === ENXIO) break;
+      if (libcErrno() === ENXIO) break;
       return null;
     }
     if (data >= end) break;
