@@ -15,7 +15,7 @@ import { encodeBytes, nameBytes, TreeNode } from './tree.js';
 import { findParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
 import { joinPath } from './path-bytes.js';
-import { SourceWalk } from './source-walk.js';
+import { SourceWalk, WalkFailedError } from './source-walk.js';
 import type { EntryStat, ListedEntry } from './dir-listing.js';
 import type { WalkTotals } from './walk-protocol.js';
 
@@ -115,7 +115,7 @@ class Archiver {
   readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, errors: 0, addedBytes: 0 };
   readonly counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0 };
   private readonly slots: Semaphore;
-  /** Directories walked alongside the current one; more overlap lstat and tree loads. */
+  /** Directories walked alongside the current one, so that parent trees load meanwhile. */
   private readonly walkers = new Semaphore(8);
   private readonly queuedFiles = new Semaphore(QUEUED_FILES);
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
@@ -277,6 +277,7 @@ class Archiver {
         pending.push(this.saveFile(p, encodeBytes(entry.name), entry.stat!, prevNode).finally(() => this.queuedFiles.release()));
       } else {
         const save = this.saveEntry(p, entry, prevNode).catch((err) => {
+          if (err instanceof WalkFailedError) throw err;
           this.fileError(p.toString(), err as Error);
           return null;
         });

@@ -22,6 +22,17 @@ export interface WalkOptions {
   oneFileSystem: boolean;
 }
 
+/**
+ * The walk itself failed, or ended without a listing the backup needs: the backup cannot
+ * go on, unlike when one directory cannot be read (a listing with an error).
+ */
+export class WalkFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WalkFailedError';
+  }
+}
+
 type Reply = ListingMessage | WalkTotals | { op: 'done' };
 
 export class SourceWalk {
@@ -30,7 +41,7 @@ export class SourceWalk {
   private readonly ready = new Map<string, ListingMessage>();
   private readonly waiters = new Map<string, { resolve: (l: DirListing) => void; reject: (e: Error) => void }>();
   /** Why no more listings will come: the walk failed, or finished without this one. */
-  private ended?: Error;
+  private ended?: WalkFailedError;
 
   /**
    * `roots` in the order the archiver saves them. `onTotals` gets the files and bytes to
@@ -39,9 +50,9 @@ export class SourceWalk {
    */
   constructor(roots: string[], opts: WalkOptions, onTotals?: (t: WalkTotals) => void, entriesAhead = ENTRIES_AHEAD) {
     const lister = this.spawn({ roots, ...opts, mode: 'list', shared: this.state.buffer as SharedArrayBuffer, entriesAhead });
-    lister.on('message', (m: Reply) => (m.op === 'listing' ? this.arrived(m) : this.end(new Error('internal error: the walk did not list a directory the backup needs'))));
-    lister.on('error', (err) => this.end(err));
-    lister.on('exit', () => this.end(new Error('the walk of the source tree stopped early')));
+    lister.on('message', (m: Reply) => (m.op === 'listing' ? this.arrived(m) : this.end(new WalkFailedError('internal error: the walk did not list a directory the backup needs'))));
+    lister.on('error', (err) => this.end(new WalkFailedError(`the walk of the source tree failed: ${err.message}`)));
+    lister.on('exit', () => this.end(new WalkFailedError('the walk of the source tree stopped early')));
     if (onTotals) {
       const counter = this.spawn({ roots, ...opts, mode: 'count', shared: new SharedArrayBuffer(WALK_SLOTS * 4), entriesAhead: Infinity });
       // A count that fails only costs the ETA.
@@ -96,7 +107,7 @@ export class SourceWalk {
   }
 
   /** Nothing more will arrive: whoever still waits, waits in vain. */
-  private end(err: Error) {
+  private end(err: WalkFailedError) {
     this.ended ??= err;
     for (const w of this.waiters.values()) w.reject(this.ended);
     this.waiters.clear();
@@ -105,7 +116,7 @@ export class SourceWalk {
   async stop(): Promise<void> {
     Atomics.store(this.state, WALK_STOP, 1);
     Atomics.notify(this.state, WALK_TAKEN);
-    this.end(new Error('the walk was stopped'));
+    this.end(new WalkFailedError('the walk was stopped'));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -1,8 +1,11 @@
-import { it } from 'node:test';
+import { it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { SourceWalk } from '../../repo/source-walk.js';
+import { SourceWalk, WalkFailedError } from '../../repo/source-walk.js';
+import { backup } from '../../repo/archiver.js';
+import { Repository } from '../../repo/repository.js';
+import { MemoryBackend } from '../../backends/memory.js';
 import { CACHEDIR_TAG_SIGNATURE } from '../../repo/exclude.js';
 import { tempDir } from '../helpers.js';
 import { settled } from './hold.js';
@@ -69,5 +72,23 @@ it('a directory or an entry the walk cannot read comes with its error', { timeou
     assert.equal(top.length, 0);
   } finally {
     await walk.stop();
+  }
+});
+
+it('a walk that dies fails the backup, rather than leaving directories out', { timeout: 30_000 }, async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(path.join(src, 'sub'), { recursive: true });
+  await fs.writeFile(path.join(src, 'sub', 'f'), 'x');
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const original = SourceWalk.prototype.list;
+  // The walk thread "dies" when the backup asks for the subdirectory.
+  const list = mock.method(SourceWalk.prototype, 'list', function (this: SourceWalk, d: Buffer) {
+    return d.toString().endsWith('/sub') ? Promise.reject(new WalkFailedError('the walk of the source tree stopped early')) : original.call(this, d);
+  });
+  try {
+    await assert.rejects(backup(repo, { paths: [src], parent: null }), WalkFailedError);
+  } finally {
+    list.mock.restore();
   }
 });
