@@ -33,7 +33,13 @@ function keepPace(): boolean {
   }
 }
 
-function post(dir: Buffer | string, listing: ListingBuilder | string) {
+/** A 'count' walk keeps no listings, so it has none to post. */
+function newListing(): ListingBuilder | null {
+  return init.mode === 'list' ? new ListingBuilder() : null;
+}
+
+function post(dir: Buffer | string, listing: ListingBuilder | string | null) {
+  if (listing === null) return;
   const key = typeof dir === 'string' ? dir : dir.toString('latin1');
   if (typeof listing === 'string') {
     parentPort!.postMessage(failedListing(key, listing));
@@ -42,24 +48,23 @@ function post(dir: Buffer | string, listing: ListingBuilder | string) {
   }
   // An empty directory counts too, so that the lead also bounds listings.
   posted += listing.length + 1;
-  if (init.mode === 'count') return;
   const { message, transfer } = listing.finish(key);
   parentPort!.postMessage(message, transfer);
 }
 
 /** Adds `p` (named `name` in its listing) and says whether the walk descends into it. */
-function visit(listing: ListingBuilder, name: Buffer, p: Buffer | string): boolean {
+function visit(listing: ListingBuilder | null, name: Buffer, p: Buffer | string): boolean {
   let st: fs.BigIntStats;
   let link: Buffer | undefined;
   try {
     st = fs.lstatSync(p, { bigint: true });
-    if (st.isSymbolicLink()) link = fs.readlinkSync(p, { encoding: 'buffer' });
+    if (listing && st.isSymbolicLink()) link = fs.readlinkSync(p, { encoding: 'buffer' });
   } catch (err) {
-    listing.fail(name, describeError(err));
+    listing?.fail(name, describeError(err));
     return false;
   }
   const otherDevice = st.isDirectory() && devices !== undefined && !devices.has(st.dev);
-  listing.add(name, st, link, otherDevice);
+  listing?.add(name, st, link, otherDevice);
   if (st.isFile()) {
     totals.files++;
     totals.bytes += Number(st.size);
@@ -90,13 +95,13 @@ function walk(dir: Buffer): boolean {
   try {
     names = fs.readdirSync(dir, { encoding: 'buffer' });
   } catch (err) {
-    post(dir, describeError(err));
+    post(dir, init.mode === 'list' ? describeError(err) : null);
     return true;
   }
   // The archiver saves entries in byte order, and so needs subdirectories in that order.
   names.sort(Buffer.compare);
   if (init.excludeCaches) names = cacheDirTagOnly(dir, names);
-  const listing = new ListingBuilder();
+  const listing = newListing();
   const subdirs: Buffer[] = [];
   for (const n of names) {
     const p = joinPath(dir, n);
@@ -118,7 +123,7 @@ function walkRoots(): boolean {
       } catch {}
     }
   }
-  const listing = new ListingBuilder();
+  const listing = newListing();
   const dirs = init.roots.filter((r) => visit(listing, Buffer.from(r), r));
   post('', listing);
   for (const r of dirs) if (!walk(Buffer.from(r))) return false;
