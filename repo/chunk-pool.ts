@@ -118,9 +118,9 @@ export class ChunkPool {
 
   /** `size`: what lstat saw. A small file goes through a read worker, a large one streams. */
   chunkFile(path: Uint8Array, size: number): Promise<ChunkResult> {
-    // A copy of its own: a Buffer is often a view of an 8 KiB pool, and postMessage
-    // copies a view's whole ArrayBuffer, 8 KiB per file instead of the path's length.
-    path = new Uint8Array(path);
+    // postMessage copies a view's whole ArrayBuffer: for a Buffer from the 8 KiB pool,
+    // 8 KiB per file instead of the path's length.
+    path = ownBuffer(path);
     if (size > WHOLE_READ_BYTES) return this.submit((task) => ({ op: 'file', task, path }));
     return this.submit((task, worker) => {
       this.reads[worker].push({ task, path, size });

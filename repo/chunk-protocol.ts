@@ -42,7 +42,6 @@ export type WorkerRequest =
   | { op: 'end'; task: number }
   | { op: 'need'; task: number; batch: number; need: boolean[] };
 
-
 export type WholeFile = { op: 'whole'; task: number; ids: Uint8Array[]; lengths: number[]; blobs: SealedBlob[]; size: number };
 
 export type WorkerReply =

@@ -100,7 +100,6 @@ function postWhole(m: WholeFile) {
   for (const b of m.blobs) wholesTransfer.push(b.stored.buffer as ArrayBuffer);
 }
 
-
 async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'stream' }>) {
   const hash = await hashPromise;
   const chunker = new StreamChunker(init.chunker as ChunkerParams);

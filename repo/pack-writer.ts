@@ -14,7 +14,6 @@ export type PackNamer = (bytes: Uint8Array) => Promise<{ name: string; bytes: Ui
 
 const nameHere: PackNamer = async (bytes) => ({ name: await objectName(bytes), bytes });
 
-
 export interface FinishedPack {
   id: string;
   size: number;

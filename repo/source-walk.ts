@@ -54,7 +54,8 @@ export class SourceWalk {
     lister.on('error', (err) => this.end(new WalkFailedError(`the walk of the source tree failed: ${err.message}`)));
     lister.on('exit', () => this.end(new WalkFailedError('the walk of the source tree stopped early')));
     if (onTotals) {
-      const counter = this.spawn({ roots, ...opts, mode: 'count', shared: new SharedArrayBuffer(WALK_SLOTS * 4), entriesAhead: Infinity });
+      // It posts no listings, so the shared slots never hold it back; only STOP reaches it.
+      const counter = this.spawn({ roots, ...opts, mode: 'count', shared: this.state.buffer as SharedArrayBuffer, entriesAhead: Infinity });
       // A count that fails only costs the ETA.
       counter.on('error', () => {});
       counter.on('message', onTotals);
