@@ -28,7 +28,7 @@ export interface WalkOptions {
  */
 export class WalkFailedError extends Error {
   constructor(message: string) {
-    super(message);
+    super(`${message}; no snapshot was saved: run the backup again`);
     this.name = 'WalkFailedError';
   }
 }
