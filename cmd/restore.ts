@@ -46,10 +46,14 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       exclude: args.exclude,
       verify: args.verify,
       connections: args.connections,
-      onProgress: (p) => {
-        out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes));
-        out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
-      },
+      // Only when someone sees it: the totals take a walk of the snapshot of their own.
+      onProgress:
+        out.showProgress || out.json
+          ? (p) => {
+              out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes));
+              out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
+            }
+          : undefined,
       onFileError: (path, err) => out.warn(`error: cannot restore ${path}: ${err.message}`),
     });
     out.clearStatus();

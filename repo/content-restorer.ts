@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { IndexedBlob } from './blob.js';
 import { fromHex } from './hex.js';
 import { Repository } from './repository.js';
-import { mapLimit } from '../backends/concurrency.js';
+import { Semaphore } from '../backends/concurrency.js';
 import { ownBuffer } from './own-buffer.js';
 import type { FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit, WireBlob } from './restore-protocol.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
@@ -45,16 +45,57 @@ class FileError extends Error {
   }
 }
 
-/**
- * Restores the content, mode, owner and times of `files`. `onDone` is called once per
- * file, with an error if it could not be restored; an error thrown by onDone aborts.
- */
-export async function restoreContents<F extends ContentFile>(repo: Repository, files: F[], onDone: (f: F, err?: Error) => void, packReads = PACK_READS): Promise<void> {
-  const size = Math.max(1, Math.min(files.length, os.availableParallelism?.() ?? os.cpus().length));
-  const pool = new RestorePool(repo, size, (file, err) => onDone(files[file], err));
-  try {
-    const { entries, targets } = await planFiles(repo, files, pool, onDone);
+/** Files handed over together, numbered [base, base + files.length) in the pool. */
+interface Batch {
+  base: number;
+  files: ContentFile[];
+  onDone: (f: ContentFile, err?: Error) => void;
+  left: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
 
+/**
+ * Restores the content, mode, owner and times of files through one pool of restore
+ * workers, a batch at a time: a restore hands over its files in batches as it walks the
+ * snapshot, so only a batch of plans is in memory, never the whole snapshot's.
+ */
+export class ContentRestorer {
+  private pool?: RestorePool;
+  private readonly batches: Batch[] = [];
+  private nextFile = 0;
+
+  private readonly packReads: Semaphore;
+
+  constructor(
+    private readonly repo: Repository,
+    packReads = PACK_READS,
+  ) {
+    this.packReads = new Semaphore(packReads);
+  }
+
+  /**
+   * Restores `files`. `onDone` is called once per file, with an error if it could not be
+   * restored; an error thrown by onDone aborts. Batches may overlap: one's pack reads run
+   * while the last files of the one before are still being written.
+   */
+  async restore<F extends ContentFile>(files: F[], onDone: (f: F, err?: Error) => void): Promise<void> {
+    if (files.length === 0) return;
+    // The first batch sizes the pool: a restore of one file starts one worker.
+    this.pool ??= new RestorePool(this.repo, Math.max(1, Math.min(files.length, os.availableParallelism?.() ?? os.cpus().length)), (file, err) => this.fileDone(file, err),
+      (err) => this.batches.splice(0).forEach((b) => b.reject(err)),
+    );
+    const pool = this.pool;
+    const size = pool.size;
+    const done = new Promise<void>((resolve, reject) => {
+      this.batches.push({ base: this.nextFile, files, onDone: onDone as Batch['onDone'], left: files.length, resolve, reject });
+    });
+    // Awaited at the end; this keeps an early failure from going unhandled meanwhile.
+    done.catch(() => {});
+    const batch = this.batches[this.batches.length - 1];
+    this.nextFile += files.length;
+
+    const { entries, targets } = await planFiles(this.repo, batch, pool, (file, err) => this.fileDone(file, err));
     // Packs in order of first use, which is roughly the order the backup wrote them.
     const packs = new Map<string, number[]>();
     entries.forEach((e, b) => {
@@ -63,13 +104,15 @@ export async function restoreContents<F extends ContentFile>(repo: Repository, f
       if (!list) packs.set(e.pack, (list = []));
       list.push(b);
     });
-    await mapLimit([...packs], packReads, async ([pack, blobs]) => {
+    // Pack reads are shared with the batch before, so that overlapping batches do not
+    // double the ranges in memory.
+    const readPack = async ([pack, blobs]: [string, number[]]) => {
       blobs.sort((a, b) => entries[a]!.offset - entries[b]!.offset);
       for (const range of ranges(blobs.map((b) => entries[b]!))) {
         const inRange = blobs.slice(range.first, range.first + range.count);
         let stored: Uint8Array;
         try {
-          stored = await repo.backend.load({ type: 'data', name: pack }, range.start, range.end - range.start);
+          stored = await this.repo.backend.load({ type: 'data', name: pack }, range.start, range.end - range.start);
         } catch (err) {
           const counts = new Map<number, number>();
           for (const b of inRange) for (const t of targets[b]) counts.set(t.file, (counts.get(t.file) ?? 0) + 1);
@@ -92,27 +135,45 @@ export async function restoreContents<F extends ContentFile>(repo: Repository, f
         }
         const users = perWorker.map((list, w) => (list.length ? w : -1)).filter((w) => w >= 0);
         for (const [i, w] of users.entries()) {
-          // The last user takes the buffer itself; the others get copies.
-          const bytes = i === users.length - 1 ? ownBuffer(stored) : new Uint8Array(stored);
-          await pool.sendRange(w, bytes, perWorker[w]);
+          // The last user takes the buffer itself; the others get copies of their blobs only.
+          if (i === users.length - 1) await pool.sendRange(w, ownBuffer(stored), perWorker[w]);
+          else await pool.sendRange(w, ...compact(stored, perWorker[w]));
         }
       }
-    });
-    await pool.finished();
-  } finally {
-    await pool.close();
+    };
+    await Promise.all([...packs].map((p) => this.packReads.run(() => readPack(p))));
+    await done;
+  }
+
+  private fileDone(file: number, err?: Error) {
+    const i = this.batches.findIndex((b) => file >= b.base && file < b.base + b.files.length);
+    const batch = this.batches[i];
+    try {
+      batch.onDone(batch.files[file - batch.base], err);
+    } catch (e) {
+      batch.reject(e);
+      throw e;
+    }
+    if (--batch.left === 0) {
+      this.batches.splice(i, 1);
+      batch.resolve();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 }
 
 /**
- * Finds every distinct blob once, with each place it goes, and sends each worker the
- * files it owns. Only what the pack reads need is returned: the id map and the file
- * specs, 62,000 of them for the bench, are garbage once sent.
+ * Finds every distinct blob of a batch once, with each place it goes, and sends each
+ * worker the files it owns. Only what the pack reads need is returned: the id map and
+ * the file specs are garbage once sent.
  */
-async function planFiles<F extends ContentFile>(repo: Repository, files: F[], pool: RestorePool, onDone: (f: F, err?: Error) => void) {
+async function planFiles(repo: Repository, batch: Batch, pool: RestorePool, fileDone: (file: number, err: Error) => void) {
   const blobIndex = new Map<string, number>();
   const blobIds: string[] = [];
-  for (const f of files) {
+  for (const f of batch.files) {
     for (const id of f.node.content ?? []) {
       if (!blobIndex.has(id)) {
         blobIndex.set(id, blobIds.length);
@@ -126,11 +187,13 @@ async function planFiles<F extends ContentFile>(repo: Repository, files: F[], po
   }
   const specs: FileSpec[][] = Array.from({ length: pool.size }, () => []);
   const targets: { file: number; offset: number }[][] = blobIds.map(() => []);
-  files.forEach((f, file) => {
+  const missing: { file: number; id: string }[] = [];
+  batch.files.forEach((f, i) => {
+    const file = batch.base + i;
     const content = f.node.content ?? [];
-    const missing = content.find((id) => !entries[blobIndex.get(id)!]);
-    if (missing) {
-      onDone(f, new Error(`blob ${missing} is not in the index`));
+    const absent = content.find((id) => !entries[blobIndex.get(id)!]);
+    if (absent) {
+      missing.push({ file, id: absent });
       return;
     }
     let offset = 0;
@@ -152,10 +215,23 @@ async function planFiles<F extends ContentFile>(repo: Repository, files: F[], po
       atime: nsToSeconds(rfc3339ToNs(n.atime)),
       mtime: nsToSeconds(rfc3339ToNs(n.mtime)),
     });
-    pool.expect(file);
   });
-  specs.forEach((s, w) => pool.send(w, { op: 'files', files: s }));
+  specs.forEach((s, w) => s.length && pool.send(w, { op: 'files', files: s }));
+  // Reported after the others are sent: the batch may end with the last of these.
+  for (const m of missing) fileDone(m.file, new Error(`blob ${m.id} is not in the index`));
   return { entries, targets };
+}
+
+/** A copy of just these blobs' bytes, and the blobs with their offsets in it. */
+function compact(stored: Uint8Array, blobs: WireBlob[]): [Uint8Array, WireBlob[]] {
+  const out = new Uint8Array(blobs.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  const moved = blobs.map((b) => {
+    out.set(stored.subarray(b.offset, b.offset + b.length), at);
+    at += b.length;
+    return { ...b, offset: at - b.length };
+  });
+  return [out, moved];
 }
 
 /** Groups blobs sorted by offset into reads of up to MAX_RANGE, merging across gaps up to MAX_GAP. */
@@ -177,12 +253,15 @@ class RestorePool {
   private readonly workers: Worker[] = [];
   private readonly queued: number[] = [];
   private readonly wakeups: (() => void)[][] = [];
-  private readonly pending = new Set<number>();
   private nextSeq = 0;
   private fatal: unknown;
-  private allDone?: { resolve: () => void; reject: (e: unknown) => void };
 
-  constructor(repo: Repository, readonly size: number, private readonly onDone: (file: number, err?: Error) => void) {
+  constructor(
+    repo: Repository,
+    readonly size: number,
+    private readonly onDone: (file: number, err?: Error) => void,
+    private readonly onFatal: (err: unknown) => void,
+  ) {
     const init: RestoreWorkerInit = { encryptKey: repo.key.encrypt, blobIdKey: repo.key.blobId, chown: process.getuid?.() === 0 };
     for (let w = 0; w < size; w++) {
       const worker = new Worker(new URL('./restore-worker.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
@@ -192,10 +271,6 @@ class RestorePool {
       this.queued.push(0);
       this.wakeups.push([]);
     }
-  }
-
-  expect(file: number) {
-    this.pending.add(file);
   }
 
   send(w: number, m: RestoreRequest) {
@@ -218,7 +293,6 @@ class RestorePool {
       return;
     }
     for (const f of m.files) {
-      this.pending.delete(f.file);
       try {
         this.onDone(f.file, f.error === undefined ? undefined : new FileError(f.error, f.code));
       } catch (err) {
@@ -226,19 +300,12 @@ class RestorePool {
         return;
       }
     }
-    if (this.pending.size === 0) this.allDone?.resolve();
   }
 
   private fail(err: unknown) {
     this.fatal ??= err;
     for (const ws of this.wakeups) ws.splice(0).forEach((r) => r());
-    this.allDone?.reject(err);
-  }
-
-  finished(): Promise<void> {
-    if (this.fatal) return Promise.reject(this.fatal);
-    if (this.pending.size === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => (this.allDone = { resolve, reject }));
+    this.onFatal(err);
   }
 
   async close() {

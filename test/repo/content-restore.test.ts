@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Handle } from '../../backends/backend.js';
 import { MemoryBackend } from '../../backends/memory.js';
@@ -8,7 +8,7 @@ import { backup } from '../../repo/archiver.js';
 import { fromHex } from '../../repo/hex.js';
 import { Repository } from '../../repo/repository.js';
 import { restore } from '../../repo/restorer.js';
-import { walkTree } from '../../repo/tree-walk.js';
+import { findNode, walkTree } from '../../repo/tree-walk.js';
 import { diffDigests, pseudoRandom, tempDir, treeDigest } from '../helpers.js';
 
 /** Counts pack reads, and damages every byte read from one pack on request. */
@@ -105,6 +105,51 @@ it('a damaged pack fails only the files that use it; the rest is restored', asyn
       const want = await fs.readFile(path.join(f.rel));
       assert.ok((await fs.readFile(path.join(target, f.rel))).equals(want), `${f.rel} restored`);
     }
+  } finally {
+    await repo.close();
+  }
+});
+
+it('restore writes files while it still walks the snapshot, with links and times across batches', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  // More files than one batch holds, in many directories, so the walk outlasts a batch.
+  for (let d = 0; d < 50; d++) {
+    mkdirSync(path.join(src, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) writeFileSync(path.join(src, `d${d}`, `f${f}`), `content of d${d}/f${f}\n`);
+  }
+  // A hard link whose first name is in the first batch and second in the last.
+  await fs.link(path.join(src, 'd0/f0'), path.join(src, 'd49/link-to-d0-f0'));
+  await fs.symlink('../d0/f1', path.join(src, 'd49/sym'));
+  await fs.utimes(path.join(src, 'd1'), 1_000_000, 1_000_000);
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    const { snapshot } = await backup(repo, { paths: [src], parent: null });
+    // The restore's walk waits at the last directory until a file is done (or 5 s pass):
+    // a restore that walks the whole snapshot before writing would wait the 5 s.
+    const last = (await findNode(repo, snapshot.tree, `${src}/d49`)).subtree!;
+    let firstFile!: () => void;
+    const fileDone = new Promise<void>((r) => (firstFile = r));
+    let released: string | undefined;
+    let lastLoads = 0;
+    const loadTree = repo.loadTree.bind(repo);
+    repo.loadTree = async (id) => {
+      // The first load of it is the counting walk's, made before anything is restored.
+      if (id === last && ++lastLoads === 2) {
+        released = await Promise.race([fileDone.then(() => 'file'), new Promise<string>((r) => setTimeout(() => r('timeout'), 5000))]);
+      }
+      return loadTree(id);
+    };
+    const target = path.join(dir, 'out');
+    const p = await restore(repo, snapshot.tree, { target, onProgress: (pr) => pr.files > 0 && firstFile() });
+    assert.equal(released, 'file', 'files were restored before the walk reached the last directory');
+    assert.equal(p.errors, 0);
+    assert.equal(p.totalFiles, 5001);
+    assert.equal(p.files, 5001);
+    assert.deepEqual(diffDigests(await treeDigest(src, { times: true }), await treeDigest(path.join(target, src), { times: true })), []);
+    const a = await fs.stat(path.join(target, src, 'd0/f0'));
+    const b = await fs.stat(path.join(target, src, 'd49/link-to-d0-f0'));
+    assert.equal(a.ino, b.ino, 'the hard link is restored as a link');
   } finally {
     await repo.close();
   }
