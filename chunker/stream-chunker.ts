@@ -21,6 +21,27 @@ function allocate(n: number): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
+/**
+ * Full windows kept for reuse by the streams of one thread. A fresh 10 MiB window per
+ * window's worth of a large file was 1 GB of new memory for the bench's first backup:
+ * each window page-faulted in, and dead windows piled up to V8's 64 MiB of outside
+ * memory before a collection freed them, in each chunk worker.
+ */
+export class WindowPool {
+  private readonly spare: Uint8Array[] = [];
+
+  constructor(private readonly keep = 3) {}
+
+  take(size: number): Uint8Array {
+    const i = this.spare.findIndex((w) => w.length === size);
+    return i >= 0 ? this.spare.splice(i, 1)[0] : allocate(size);
+  }
+
+  give(windows: Uint8Array[]): void {
+    for (const w of windows) if (this.spare.length < this.keep) this.spare.push(w);
+  }
+}
+
 export class StreamChunker {
   private readonly p: ChunkerParams;
   private readonly windowSize: number;
@@ -33,11 +54,29 @@ export class StreamChunker {
   private buf: Uint8Array = new Uint8Array(0);
   private fill = 0;
   private finished = false;
+  /** Windows left behind whose chunks the caller may still hold; see release(). */
+  private retired: Uint8Array[] = [];
 
-  constructor(p: ChunkerParams) {
+  /**
+   * With a pool, windows come from it and go back to it on release(), and are always
+   * full-sized; without one, each window is new and the caller may keep chunks forever.
+   */
+  constructor(
+    p: ChunkerParams,
+    private readonly pool?: WindowPool,
+  ) {
     validateChunkerParams(p);
     this.p = { min: p.min, avg: p.avg, max: p.max };
     this.windowSize = windowSize(p);
+  }
+
+  /**
+   * The caller holds none of the chunks returned so far (with a pool): the windows behind
+   * them may be written again.
+   */
+  release(): void {
+    this.pool?.give(this.retired);
+    this.retired = [];
   }
 
   /** Returns the chunks that became certain. `data` is copied; the caller may reuse it. */
@@ -63,6 +102,7 @@ export class StreamChunker {
     this.finished = true;
     const out: Uint8Array[] = [];
     this.scan(true, out);
+    if (this.buf.length) this.retired.push(this.buf);
     this.buf = new Uint8Array(0);
     return out;
   }
@@ -79,16 +119,22 @@ export class StreamChunker {
     if (start === 0) throw new Error('StreamChunker: internal error, no certain chunk in a full window');
     const tail = window.subarray(start);
     // This stream has filled a window, so it will likely fill the next one too.
-    this.buf = allocate(this.windowSize);
+    this.retired.push(this.buf);
+    this.buf = this.newWindow(this.windowSize);
     this.buf.set(tail, 0);
     this.fill = tail.length;
   }
 
   private ensureCapacity(needed: number): void {
     if (needed <= this.buf.length) return;
-    const grown = allocate(Math.min(this.windowSize, Math.max(needed, 2 * this.buf.length)));
+    const grown = this.newWindow(Math.min(this.windowSize, Math.max(needed, 2 * this.buf.length)));
     grown.set(this.buf.subarray(0, this.fill), 0);
     this.buf = grown;
+  }
+
+  /** A pool's windows are all full-sized, so a stream never grows one. */
+  private newWindow(size: number): Uint8Array {
+    return this.pool ? this.pool.take(this.windowSize) : allocate(size);
   }
 }
 

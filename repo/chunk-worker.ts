@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import { createBlobHasher } from '../crypto/blob-id.js';
-import { StreamChunker, chunkBuffer } from '../chunker/stream-chunker.js';
+import { StreamChunker, WindowPool, chunkBuffer } from '../chunker/stream-chunker.js';
 import { ChunkerParams } from '../chunker/params.js';
 import { sealBlob } from './blob-seal.js';
 import { openSourceFile } from './source-file.js';
@@ -25,6 +25,7 @@ const WHOLE_FILE_BYTES = 1024 * 1024;
  * garbage per file for the GC.
  */
 const readBuffer = Buffer.allocUnsafeSlow(READ_SIZE);
+const windows = new WindowPool();
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -102,7 +103,7 @@ function postWhole(m: WholeFile) {
 
 async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'stream' }>) {
   const hash = await hashPromise;
-  const chunker = new StreamChunker(init.chunker as ChunkerParams);
+  const chunker = new StreamChunker(init.chunker as ChunkerParams, windows);
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   let batchNo = 0;
@@ -128,6 +129,8 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
       transfer.push(b.stored.buffer as ArrayBuffer);
     }
     post({ op: 'blobs', task: msg.task, batch: b, blobs }, transfer);
+    // Hashed and sealed, and the task waited for this: no chunk is held any more.
+    chunker.release();
   };
 
   const feed = async (piece: Uint8Array) => {
@@ -168,6 +171,7 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
     const ids = batch.map((c) => hash(c));
     const blobs = batch.map((c, i) => sealBlob(init.encryptKey, ids[i], c));
     postWhole({ op: 'whole', task: msg.task, ids, lengths: batch.map((c) => c.length), blobs, size });
+    chunker.release();
     return;
   }
   await sendBatch();
