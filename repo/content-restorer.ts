@@ -1,7 +1,7 @@
 /**
- * Writes file contents for a restore, pack by pack: every pack is read once (in ranges
- * that skip large gaps), and its blobs go to restore workers that decrypt them and write
- * them into files. Each file belongs to one worker, so its writes stay in order without
+ * Writes file contents for a restore, pack by pack: every pack a batch of files needs is
+ * read once for that batch (in ranges that skip large gaps), and its blobs go to restore
+ * workers that decrypt them and write them into files. Each file belongs to one worker, so its writes stay in order without
  * locks. Reading a pack region once replaces one ranged read per blob.
  */
 import os from 'node:os';
