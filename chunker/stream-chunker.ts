@@ -102,7 +102,7 @@ export class StreamChunker {
     this.finished = true;
     const out: Uint8Array[] = [];
     this.scan(true, out);
-    if (this.buf.length) this.retired.push(this.buf);
+    this.retire();
     this.buf = new Uint8Array(0);
     return out;
   }
@@ -119,7 +119,7 @@ export class StreamChunker {
     if (start === 0) throw new Error('StreamChunker: internal error, no certain chunk in a full window');
     const tail = window.subarray(start);
     // This stream has filled a window, so it will likely fill the next one too.
-    this.retired.push(this.buf);
+    this.retire();
     this.buf = this.newWindow(this.windowSize);
     this.buf.set(tail, 0);
     this.fill = tail.length;
@@ -130,6 +130,11 @@ export class StreamChunker {
     const grown = this.newWindow(Math.min(this.windowSize, Math.max(needed, 2 * this.buf.length)));
     grown.set(this.buf.subarray(0, this.fill), 0);
     this.buf = grown;
+  }
+
+  /** Only a pool's windows are kept: without one, the caller's chunks alone keep a window alive. */
+  private retire(): void {
+    if (this.pool && this.buf.length) this.retired.push(this.buf);
   }
 
   /** A pool's windows are all full-sized, so a stream never grows one. */
