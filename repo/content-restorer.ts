@@ -1,8 +1,9 @@
 /**
  * Writes file contents for a restore, pack by pack: every pack a batch of files needs is
  * read once for that batch (in ranges that skip large gaps), and its blobs go to restore
- * workers that decrypt them and write them into files. Each file belongs to one worker, so its writes stay in order without
- * locks. Reading a pack region once replaces one ranged read per blob.
+ * workers that decrypt them and write them into files. Each file belongs to one worker,
+ * so its writes stay in order without locks. Reading a pack region once replaces one
+ * ranged read per blob.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -82,7 +83,10 @@ export class ContentRestorer {
   async restore<F extends ContentFile>(files: F[], onDone: (f: F, err?: Error) => void): Promise<void> {
     if (files.length === 0) return;
     // The first batch sizes the pool: a restore of one file starts one worker.
-    this.pool ??= new RestorePool(this.repo, Math.max(1, Math.min(files.length, os.availableParallelism?.() ?? os.cpus().length)), (file, err) => this.fileDone(file, err),
+    this.pool ??= new RestorePool(
+      this.repo,
+      Math.max(1, Math.min(files.length, os.availableParallelism?.() ?? os.cpus().length)),
+      (file, err) => this.fileDone(file, err),
       (err) => this.batches.splice(0).forEach((b) => b.reject(err)),
     );
     const pool = this.pool;

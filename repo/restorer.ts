@@ -230,7 +230,7 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     }
     await flush();
     await dirsMade();
-    for (const b of inFlight.splice(0)) await b;
+    await Promise.all(inFlight);
   } finally {
     await Promise.allSettled(inFlight);
     await contents.close();
@@ -239,7 +239,7 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   for (const l of links) {
     const dest = destBytes(l);
     try {
-      await replacing(dest, () => fs.link(Buffer.from(l.first, 'latin1'), dest));
+      await replacing(dest, () => fs.link(destBytes({ dest: l.first }), dest));
       progress.files++;
     } catch (err) {
       fail(dest, err as Error);
