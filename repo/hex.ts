@@ -11,8 +11,9 @@ export function fromHex(s: string): Uint8Array {
 
 /**
  * Object names are the SHA-256 of the stored bytes, so anyone can verify them without the
- * key. WebCrypto hashes on libuv's thread pool: naming and verifying packs (16 MiB each)
- * then runs beside the main thread instead of on it.
+ * key. WebCrypto hashes on libuv's thread pool, beside the main thread, but copies its
+ * input first: fine for index files and snapshots. PackWriter names packs itself, as
+ * their blobs come in.
  */
 export async function objectName(stored: Uint8Array): Promise<string> {
   return Buffer.from(await webcrypto.subtle.digest('SHA-256', stored)).toString('hex');

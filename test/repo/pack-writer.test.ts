@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { MemoryBackend } from '../../backends/memory.js';
 import { open } from '../../crypto/aead.js';
 import { decodePackHeader } from '../../repo/pack-format.js';
@@ -31,6 +31,7 @@ it('packs written through reused buffers hold exactly their blobs, with uploads 
   let seen = 0;
   for (const p of packs) {
     const bytes = await backend.load({ type: 'data', name: p.id });
+    assert.equal(p.id, createHash('sha256').update(bytes).digest('hex'), 'a pack is named by the SHA-256 of its bytes');
     const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true);
     const header = decodePackHeader(open(key, bytes.subarray(bytes.length - 4 - headerLength, bytes.length - 4)), bytes.length);
     assert.deepEqual(header, p.blobs, `pack ${p.id}: its header lists its blobs`);
