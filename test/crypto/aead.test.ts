@@ -81,6 +81,18 @@ test('seal uses a fresh nonce each time', () => {
   assert.deepEqual(open(key, b), pt);
 });
 
+test('nonces stay distinct across the draws of the nonce pool', () => {
+  const key = bytes(32);
+  const pt = bytes(10);
+  const seen = new Set<string>();
+  const first = seal(key, pt);
+  // Three times the 1,024 nonces of one draw.
+  for (let i = 0; i < 3 * 1024; i++) seen.add(Buffer.from(seal(key, pt).subarray(0, NONCE_BYTES)).toString('hex'));
+  assert.equal(seen.size, 3 * 1024);
+  assert.ok(!seen.has(Buffer.from(first.subarray(0, NONCE_BYTES)).toString('hex')));
+  assert.deepEqual(open(key, first), pt, 'a sealed blob keeps its nonce after later draws');
+});
+
 test('flipping any single byte makes open fail with DecryptError', () => {
   const key = bytes(32);
   const pt = bytes(300);
