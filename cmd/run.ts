@@ -8,12 +8,12 @@ export type LockMode = 'none' | 'shared' | 'exclusive';
 
 /**
  * Opens the repository for a command and always closes it (releasing the cache and the
- * lock). With a lock, the index is read again once the lock is held: a prune that ran
- * while this process waited has replaced index files and deleted packs.
+ * lock). With a lock, the index is read only once the lock is held: a prune that runs
+ * while this process waits replaces index files and deletes packs.
  */
 export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output, lock?: LockHandle) => Promise<T>, lock: LockMode = 'none', open: Partial<OpenOptions> = {}): Promise<T> {
   const out = new Output(!!args.json, !!args.quiet);
-  const repo = await openRepository(args, out, open);
+  const repo = await openRepository(args, out, lock === 'none' ? open : { ...open, syncIndex: false });
   try {
     if (lock === 'none') return await fn(repo, out);
     let waiting = false;

@@ -35,6 +35,12 @@ export interface OpenOptions {
   connections?: number;
   /** When given, a damaged index file is reported here and skipped instead of failing the open (check uses this). */
   onIndexError?: (name: string, err: Error) => void;
+  /**
+   * false: the caller reads the index itself (syncIndex) once it holds a lock. A prune
+   * that holds the exclusive lock meanwhile deletes index files it has replaced, and an
+   * open that listed them would fail to load them.
+   */
+  syncIndex?: boolean;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -138,6 +144,7 @@ export class Repository {
     const index = await IndexCache.open(path.join(opts.cacheDir ?? defaultCacheDir(), config.id));
     const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5);
     repo.onIndexError = opts.onIndexError;
+    if (opts.syncIndex === false) return repo;
     try {
       await repo.syncIndex();
     } catch (err) {

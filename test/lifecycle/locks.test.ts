@@ -92,6 +92,38 @@ test('backup waits for or fails on an exclusive lock; unlock removes stale locks
   }
 });
 
+test('a backup that waits for a lock reads the index only once it holds the lock', async () => {
+  const t = await makeRepo();
+  await writeSource(t.src, 0, 5);
+  const lib = await Repository.open(new LocalBackend(t.repo), env.CAIRN_PASSWORD, { cacheDir: path.join(t.dir, 'lib-cache') });
+  let held: Awaited<ReturnType<typeof acquireLock>> | undefined = await acquireLock(lib, { exclusive: true });
+  const release = async () => {
+    const h = held;
+    held = undefined;
+    await h?.release();
+  };
+  try {
+    // What a prune holding the lock may leave for a moment: index files it is about to
+    // delete. One that cannot be read stands for one that is gone by the time it is read.
+    const doomed = path.join(t.repo, 'index', 'f'.repeat(64));
+    await fs.writeFile(doomed, randomBytes(100));
+    const waited = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CAIRN_BIN, ...t.g, 'backup', '--retry-lock', '60s', t.src], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...env } });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/waiting for an exclusive lock/.test(stderr)) void fs.rm(doomed).then(release);
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(waited.code, 0, waited.stderr);
+  } finally {
+    await release();
+    await lib.close();
+  }
+});
+
 test('two backups from two processes, each while a prune runs: every snapshot restores byte for byte', async () => {
   const t = await makeRepo('16K');
   const other = path.join(t.dir, 'other');
