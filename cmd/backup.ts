@@ -5,6 +5,7 @@ import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
 import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
+import { trimMallocPeriodically } from './malloc-tuning.js';
 import { UsageError } from './usage-error.js';
 
 export const command = 'backup [paths..]';
@@ -65,6 +66,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   const time = args.time ? parseTime(args.time) : undefined;
   await withRepository(args, async (repo, out) => {
     const started = Date.now();
+    const stopTrimming = trimMallocPeriodically();
       const result = await (await import('../repo/archiver.js')).backup(repo, {
         paths: args.paths!,
         excludes,
@@ -82,7 +84,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
         onFileError: (p, err) => {
           out.warn(`warning: cannot read ${p}: ${err.message} (skipped)`);
         },
-      });
+      }).finally(stopTrimming);
       const s = result.snapshot.summary!;
       out.clearStatus();
       out.emit({

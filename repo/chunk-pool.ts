@@ -50,6 +50,11 @@ const FILES_PER_THREAD = 4;
  * flight, on one chunk worker.
  */
 const GROW_AT = 1;
+/**
+ * A chunk or read worker's young generation. Their live heaps are small (a few files'
+ * tasks); with V8's default each let tens of MB of garbage build up between scavenges.
+ */
+const WORKER_YOUNG_MB = 4;
 
 interface Task {
   worker: number;
@@ -105,7 +110,7 @@ export class ChunkPool {
   }
 
   private spawn(file: string, workerData: unknown, transferList: MessagePort[]): Worker {
-    const w = new Worker(new URL(file, import.meta.url), { workerData, transferList });
+    const w = new Worker(new URL(file, import.meta.url), { workerData, transferList, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
     w.on('message', (m: WorkerReply) => this.onMessage(m));
     w.on('error', (err) => this.fail(err));
     return w;
