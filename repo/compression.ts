@@ -35,6 +35,27 @@ export function withCompressed<T>(data: Uint8Array, use: (packed: Uint8Array | n
   return use(n < data.length ? out.subarray(0, n) : null);
 }
 
+let dctx: zstd.DCtx | undefined;
+let plainScratch = new Uint8Array(0);
+
+/**
+ * Decompresses `data`, whose plaintext is `rawLength` bytes, into a buffer that the next
+ * call reuses, and hands it to `use`, which must copy what it keeps. For callers that
+ * only write or check the plaintext (restore, check --read-data): a fresh buffer per
+ * blob was a gigabyte and a half of new memory in the bench's restore.
+ */
+export function withDecompressed<T>(data: Uint8Array, rawLength: number, use: (plain: Uint8Array) => T): T {
+  dctx ??= new zstd.DCtx();
+  let out = plainScratch;
+  if (rawLength > out.length) {
+    out = new Uint8Array(rawLength);
+    if (rawLength <= SCRATCH_MAX) plainScratch = out;
+  }
+  const n = dctx.decompress(out, data);
+  if (n !== rawLength) throw new Error(`decompressed to ${n} bytes, expected ${rawLength}`);
+  return use(out.subarray(0, n));
+}
+
 export function decompress(data: Uint8Array, expectedLength?: number): Uint8Array {
   decompressor ??= new Decompressor();
   const out = decompressor.decompress(data);
