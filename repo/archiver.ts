@@ -11,7 +11,7 @@ import { nodeFromStat, nodeType, unchangedSince } from './node-metadata.js';
 import { Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
 import { Snapshot, SnapshotSummary } from './snapshot.js';
-import { encodeBytes, nameBytes, TreeNode } from './tree.js';
+import { encodeBytes, nameBytes, sameNodes, TreeNode } from './tree.js';
 import { findParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
 import { joinPath } from './path-bytes.js';
@@ -121,6 +121,8 @@ class Archiver {
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
   /** The walk in progress. */
   private walk?: SourceWalk;
+  /** Parent trees that loaded, by the map loadPrev made of them: a damaged one is not reused. */
+  private readonly loadedTrees = new WeakMap<Map<string, TreeNode>, string>();
 
   constructor(
     private readonly repo: Repository,
@@ -217,11 +219,14 @@ class Archiver {
     return this.saveDir(Buffer.from('/'), parentTree);
   }
 
+  /** The parent's tree by name (latin1 of the name's bytes), in tree order; empty without one. */
   private async loadPrev(treeId: string | undefined): Promise<Map<string, TreeNode>> {
     const m = new Map<string, TreeNode>();
     if (!treeId) return m;
     try {
-      for (const n of (await this.repo.loadTree(treeId)).nodes) m.set(nameBytes(n).toString('latin1'), n);
+      const tree = await this.repo.loadTree(treeId);
+      for (const n of tree.nodes) m.set(nameBytes(n).toString('latin1'), n);
+      this.loadedTrees.set(m, treeId);
     } catch {
       // A damaged parent only costs re-reading files; the new snapshot does not depend on it.
     }
@@ -288,6 +293,10 @@ class Archiver {
       }
     }
     const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== null);
+    // A directory whose every node is as the parent recorded it keeps the parent's tree:
+    // comparing the nodes costs less than serializing and hashing them (a fifth of the
+    // main thread's work in an unchanged backup).
+    if (this.loadedTrees.get(prev) === prevTree && sameNodes(nodes, [...prev.values()])) return prevTree!;
     return this.repo.saveTree({ nodes }, prevTree);
   }
 

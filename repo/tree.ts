@@ -43,6 +43,29 @@ const FIELD_ORDER: (keyof TreeNode)[] = [
   'inode', 'device', 'links', 'linkTarget', 'linkTargetRaw', 'rdev', 'xattrs', 'content', 'subtree',
 ];
 
+/**
+ * Whether two node lists serialize to the same tree: the same nodes in the same order,
+ * field by field (a field set on one side only, even to an empty list, differs).
+ */
+export function sameNodes(a: TreeNode[], b: TreeNode[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    for (const k of FIELD_ORDER) if (!sameValue(a[i][k], b[i][k])) return false;
+  }
+  return true;
+}
+
+function sameValue(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (Array.isArray(x) && Array.isArray(y)) return x.length === y.length && x.every((v, i) => sameValue(v, y[i]));
+  if (x && y && typeof x === 'object' && typeof y === 'object') {
+    const kx = Object.keys(x);
+    const ky = Object.keys(y);
+    return kx.length === ky.length && kx.every((k, i) => k === ky[i] && sameValue((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]));
+  }
+  return false;
+}
+
 export function nameBytes(n: Pick<TreeNode, 'name' | 'nameRaw'>): Buffer {
   return n.nameRaw !== undefined ? Buffer.from(n.nameRaw, 'base64') : Buffer.from(n.name, 'utf8');
 }
