@@ -296,7 +296,7 @@ class Archiver {
     // A directory whose every node is as the parent recorded it keeps the parent's tree:
     // comparing the nodes costs less than serializing and hashing them (a fifth of the
     // main thread's work in an unchanged backup).
-    if (this.loadedTrees.get(prev) === prevTree && sameNodes(nodes, [...prev.values()])) return prevTree!;
+    if (prevTree !== undefined && this.loadedTrees.get(prev) === prevTree && sameNodes(nodes, [...prev.values()])) return prevTree;
     return this.repo.saveTree({ nodes }, prevTree);
   }
 

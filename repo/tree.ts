@@ -81,6 +81,8 @@ export function serializeTree(tree: Tree): Buffer {
   const keyed = tree.nodes.map((n) => ({ n, key: nameBytes(n) }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   const out = keyed.map(({ n }) => {
+    // parseTree rejects such a tree: writing one would damage the snapshot.
+    if (n.type === 'dir' && n.subtree === undefined) throw new Error(`directory ${n.name} has no subtree`);
     const o: Record<string, unknown> = {};
     for (const k of FIELD_ORDER) if (n[k] !== undefined) o[k] = n[k];
     return o;

@@ -33,7 +33,9 @@ const node: fc.Arbitrary<TreeNode> = fc.record(
 );
 
 it('sameNodes holds exactly when two sorted node lists serialize to the same tree', () => {
-  const sorted = fc.uniqueArray(node, { selector: (n) => n.name, maxLength: 2 }).map((ns) => ns.sort((x, y) => x.name.localeCompare(y.name)));
+  // A directory node always has a subtree (serializeTree refuses one without).
+  const valid = node.map((n) => (n.type === 'dir' && n.subtree === undefined ? { ...n, subtree: '2'.repeat(64) } : n));
+  const sorted = fc.uniqueArray(valid, { selector: (n) => n.name, maxLength: 2 }).map((ns) => ns.sort((x, y) => x.name.localeCompare(y.name)));
   fc.assert(
     fc.property(sorted, sorted, (a, b) => {
       assert.equal(sameNodes(a, b), serializeTree({ nodes: a }).equals(serializeTree({ nodes: b })));
@@ -49,6 +51,7 @@ it('an unchanged directory keeps its parent tree, a changed one gets a new tree'
     await fs.mkdir(path.join(src, d, 'sub'), { recursive: true });
     await fs.writeFile(path.join(src, d, 'sub', 'f'), `${d} content`);
     await fs.writeFile(path.join(src, d, 'g'), `${d} more`);
+    await fs.mkdir(path.join(src, d, 'empty'));
   }
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
   const subtreeOf = async (tree: string, p: string) => {
@@ -73,11 +76,15 @@ it('an unchanged directory keeps its parent tree, a changed one gets a new tree'
 
   saveTree.mock.resetCalls();
   await fs.writeFile(path.join(src, 'changed', 'sub', 'f'), 'new content');
+  // A new empty directory has no parent tree to keep: it gets the empty tree.
+  await fs.mkdir(path.join(src, 'changed', 'sub', 'new-empty'));
   const third = await backup(repo, { paths: [src] });
-  assert.equal(saveTree.mock.callCount(), above + 3, 'src, changed and changed/sub get new trees');
+  assert.equal(saveTree.mock.callCount(), above + 4, 'src, changed, changed/sub and the new directory get trees');
+  const newEmpty = await subtreeOf(third.snapshot.tree, `${src}/changed/sub/new-empty`);
+  assert.deepEqual((await repo.loadTree(newEmpty)).nodes, []);
   assert.equal(await subtreeOf(third.snapshot.tree, `${src}/kept`), await subtreeOf(first.snapshot.tree, `${src}/kept`));
   assert.notEqual(await subtreeOf(third.snapshot.tree, `${src}/changed/sub`), await subtreeOf(first.snapshot.tree, `${src}/changed/sub`));
-  const changed = (await repo.loadTree(await subtreeOf(third.snapshot.tree, `${src}/changed/sub`))).nodes[0];
+  const changed = (await repo.loadTree(await subtreeOf(third.snapshot.tree, `${src}/changed/sub`))).nodes.find((n) => n.name === 'f')!;
   assert.equal(changed.size, 'new content'.length);
   assert.equal(third.snapshot.summary?.filesChanged, 1);
 });
