@@ -23,7 +23,8 @@ export function tuneMalloc(): boolean {
  * it, where glibc keeps the pages. Trimming every arena a few times a second returns
  * them, as jemalloc's decay would. In the bench's first backup that lowered the peak by
  * 40-100 MiB for no CPU beyond the noise (three times the minor page faults). A restore
- * paid 1-2 s of system time for 20-40 MiB, so only backups trim.
+ * paid 1-2 s of system time for 20-40 MiB, so only file backups trim (image backups
+ * were not measured).
  * Returns the function that stops it; the timer does not keep the process alive.
  */
 export function trimMallocPeriodically(): () => void {
