@@ -121,8 +121,6 @@ class Archiver {
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
   /** The walk in progress. */
   private walk?: SourceWalk;
-  /** Parent trees that loaded, by the map loadPrev made of them: a damaged one is not reused. */
-  private readonly loadedTrees = new WeakMap<Map<string, TreeNode>, string>();
 
   constructor(
     private readonly repo: Repository,
@@ -182,7 +180,7 @@ class Archiver {
       const nodes: TreeNode[] = [];
       for (const [name, child] of t.children) {
         const abs = path.join(dir, name);
-        const prevNode = prev.get(Buffer.from(name).toString('latin1'));
+        const prevNode = prev.byName.get(Buffer.from(name).toString('latin1'));
         if (child.target !== undefined) {
           const entry = listed.get(child.target)!;
           if (entry.error) {
@@ -219,18 +217,21 @@ class Archiver {
     return this.saveDir(Buffer.from('/'), parentTree);
   }
 
-  /** The parent's tree by name (latin1 of the name's bytes), in tree order; empty without one. */
-  private async loadPrev(treeId: string | undefined): Promise<Map<string, TreeNode>> {
-    const m = new Map<string, TreeNode>();
-    if (!treeId) return m;
+  /**
+   * The parent's tree: its nodes by name (latin1 of the name's bytes), and its node list
+   * when it loaded (none without a parent or when it is damaged).
+   */
+  private async loadPrev(treeId: string | undefined): Promise<{ byName: Map<string, TreeNode>; nodes?: TreeNode[] }> {
+    const byName = new Map<string, TreeNode>();
+    if (!treeId) return { byName };
     try {
-      const tree = await this.repo.loadTree(treeId);
-      for (const n of tree.nodes) m.set(nameBytes(n).toString('latin1'), n);
-      this.loadedTrees.set(m, treeId);
+      const { nodes } = await this.repo.loadTree(treeId);
+      for (const n of nodes) byName.set(nameBytes(n).toString('latin1'), n);
+      return { byName, nodes };
     } catch {
       // A damaged parent only costs re-reading files; the new snapshot does not depend on it.
+      return { byName };
     }
-    return m;
   }
 
   /** `entry` has a stat: the caller reports an entry the walk could not stat. */
@@ -272,7 +273,7 @@ class Archiver {
         this.fileError(p.toString(), entry.error);
         continue;
       }
-      const prevNode = prev.get(entry.name.toString('latin1'));
+      const prevNode = prev.byName.get(entry.name.toString('latin1'));
       if (nodeType(entry.stat!.mode) === 'file') {
         // Not awaited: files of this directory are chunked while the walk goes on. A file
         // task never waits for the walk, so waiting here for a queue place cannot deadlock.
@@ -296,7 +297,7 @@ class Archiver {
     // A directory whose every node is as the parent recorded it keeps the parent's tree:
     // comparing the nodes costs less than serializing and hashing them (a fifth of the
     // main thread's work in an unchanged backup).
-    if (prevTree !== undefined && this.loadedTrees.get(prev) === prevTree && sameNodes(nodes, [...prev.values()])) return prevTree;
+    if (prevTree !== undefined && prev.nodes && sameNodes(nodes, prev.nodes)) return prevTree;
     return this.repo.saveTree({ nodes }, prevTree);
   }
 

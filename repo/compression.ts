@@ -40,11 +40,11 @@ let plainScratch = new Uint8Array(0);
 
 /**
  * Decompresses `data`, whose plaintext is `rawLength` bytes, into a buffer that the next
- * call reuses, and hands it to `use`, which must copy what it keeps. For callers that
- * only write or check the plaintext (restore, check --read-data): a fresh buffer per
- * blob was a gigabyte and a half of new memory in the bench's restore.
+ * call overwrites, and returns a view of it: for callers that only write or check the
+ * plaintext (restore, check --read-data) and copy what they keep. A fresh buffer per blob
+ * was a gigabyte and a half of new memory in the bench's restore.
  */
-export function withDecompressed<T>(data: Uint8Array, rawLength: number, use: (plain: Uint8Array) => T): T {
+export function decompressReusing(data: Uint8Array, rawLength: number): Uint8Array {
   dctx ??= new zstd.DCtx();
   let out = plainScratch;
   if (rawLength > out.length) {
@@ -53,7 +53,7 @@ export function withDecompressed<T>(data: Uint8Array, rawLength: number, use: (p
   }
   const n = dctx.decompress(out, data);
   if (n !== rawLength) throw new Error(`decompressed to ${n} bytes, expected ${rawLength}`);
-  return use(out.subarray(0, n));
+  return out.subarray(0, n);
 }
 
 export function decompress(data: Uint8Array, expectedLength?: number): Uint8Array {

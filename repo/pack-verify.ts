@@ -5,7 +5,7 @@
  */
 import { open as openSealed } from '../crypto/aead.js';
 import { BlobEntry } from './blob.js';
-import { withStoredBlob } from './blob-open.js';
+import { openStoredBlob } from './blob-open.js';
 import { objectNameHere, toHex } from './hex.js';
 import { decodePackHeader } from './pack-format.js';
 
@@ -36,7 +36,7 @@ export function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array
   const described: string[] = [];
   for (const b of pack.blobs) {
     try {
-      withStoredBlob(encryptKey, hashBlob, { ...b, pack: pack.id }, bytes.subarray(b.offset, b.offset + b.length), () => {});
+      openStoredBlob(encryptKey, hashBlob, { ...b, pack: pack.id }, bytes.subarray(b.offset, b.offset + b.length), true);
     } catch {
       damaged.push(toHex(b.id));
       described.push(`${b.type} blob ${toHex(b.id)}`);

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import fs, { constants as fsc } from 'node:fs';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
-import { withStoredBlob } from './blob-open.js';
+import { openStoredBlob } from './blob-open.js';
 import type { FileDone, FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit } from './restore-protocol.js';
 
 /** Descriptors kept open for files still waiting for blobs from later packs. */
@@ -71,25 +71,20 @@ function handle(msg: RestoreRequest, hash: (d: Uint8Array) => Uint8Array) {
     if (st.done >= st.spec.writes) finish(st);
   } else {
     for (const b of msg.blobs) {
-      const deliver = (plain: Uint8Array | null, error?: Error) => {
-        for (const t of b.targets) {
-          const st = files.get(t.file)!;
-          if (error) st.error ??= { message: error.message };
-          else if (!st.error) write(st, plain!, t.offset);
-          st.done++;
-          if (st.done >= st.spec.writes) finish(st);
-        }
-      };
-      // write() reports its own failures on the file, so an error here is the blob's.
-      let opened = false;
+      let plain: Uint8Array | undefined;
+      let error: Error | undefined;
       try {
-        withStoredBlob(init.encryptKey, hash, { ...b, type: 'data' }, msg.stored.subarray(b.offset, b.offset + b.length), (plain) => {
-          opened = true;
-          deliver(plain);
-        });
+        // Transient: each write below is done before the next blob is opened.
+        plain = openStoredBlob(init.encryptKey, hash, { ...b, type: 'data' }, msg.stored.subarray(b.offset, b.offset + b.length), true);
       } catch (err) {
-        if (opened) throw err;
-        deliver(null, err as Error);
+        error = err as Error;
+      }
+      for (const t of b.targets) {
+        const st = files.get(t.file)!;
+        if (error) st.error ??= { message: error.message };
+        else if (!st.error) write(st, plain!, t.offset);
+        st.done++;
+        if (st.done >= st.spec.writes) finish(st);
       }
     }
     post({ op: 'range-done', seq: msg.seq });
