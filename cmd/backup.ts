@@ -64,14 +64,14 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
     });
   }
   const time = args.time ? parseTime(args.time) : undefined;
-  await withRepository(args, async (repo, out) => {
-    const started = Date.now();
-    const stopTrimming = trimMallocPeriodically();
-      const result = await (await import('../repo/archiver.js')).backup(repo, {
-        paths: args.paths!,
-        excludes,
-        excludeCaches: args.excludeCaches,
-        oneFileSystem: args.oneFileSystem,
+  // The walk of the source needs no repository, so it runs while the key is derived.
+  const { PreparedBackup } = await import('../repo/archiver.js');
+  const prepared = new PreparedBackup({ paths: args.paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem });
+  try {
+    await withRepository(args, async (repo, out) => {
+      const started = Date.now();
+      const stopTrimming = trimMallocPeriodically();
+      const result = await prepared.run(repo, {
         tags: args.tag.flatMap((t) => t.split(',')).filter(Boolean),
         host: args.host,
         parent: args.force ? null : args.parent,
@@ -112,7 +112,12 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
         out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);
         process.exitCode = EXIT_PARTIAL;
       }
-  }, 'shared');
+    }, 'shared');
+  } finally {
+    // Also when the repository did not open (a wrong password, say): a walk left running
+    // would keep the process alive.
+    await prepared.cancel();
+  }
 }
 
 function parseTime(s: string): Date {

@@ -19,11 +19,15 @@ import { SourceWalk, WalkFailedError } from './source-walk.js';
 import type { EntryStat, ListedEntry } from './dir-listing.js';
 import type { WalkTotals } from './walk-protocol.js';
 
-export interface BackupOptions {
+/** What to back up: the walk of the source needs these and nothing of the repository. */
+export interface BackupSource {
   paths: string[];
   excludes?: string[];
   excludeCaches?: boolean;
   oneFileSystem?: boolean;
+}
+
+export interface BackupRunOptions {
   tags?: string[];
   host?: string;
   /** Parent snapshot id; undefined picks the latest with the same host and paths; null uses none. */
@@ -34,6 +38,8 @@ export interface BackupOptions {
   /** Count files and bytes ahead of the backup, for an ETA. */
   scanTotals?: boolean;
 }
+
+export type BackupOptions = BackupSource & BackupRunOptions;
 
 export interface BackupProgress {
   files: number;
@@ -51,16 +57,42 @@ export interface BackupResult {
   snapshot: Snapshot;
 }
 
-export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
-  const started = Date.now();
-  const paths = opts.paths.map((p) => path.resolve(p));
-  const host = opts.host ?? os.hostname();
-  const tags = opts.tags ?? [];
-  const parent = opts.parent === null ? undefined : opts.parent ? { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) } : await findParent(repo, host, paths);
-  const pool = new ChunkPool(repo);
-  try {
-    const archiver = new Archiver(repo, pool, opts);
-    const tree = await archiver.saveRoots(paths, parent?.snapshot.tree);
+/**
+ * A backup whose walk of the source has begun. The walk needs no repository, so a command
+ * starts it before deriving the key and opening the index: in an unchanged or slightly
+ * changed backup, the cold walk is the longest thread of work.
+ */
+export class PreparedBackup {
+  private readonly paths: string[];
+  private readonly roots: RootPlan;
+  private readonly walk: SourceWalk;
+
+  constructor(source: BackupSource) {
+    this.paths = source.paths.map((p) => path.resolve(p));
+    this.roots = planRoots(this.paths);
+    const { excludes = [], excludeCaches = false, oneFileSystem = false } = source;
+    this.walk = new SourceWalk(this.roots.targets, { excludes, excludeCaches, oneFileSystem });
+  }
+
+  /** Runs the backup into `repo`, and stops the walk when it ends, however it ends. */
+  async run(repo: Repository, opts: BackupRunOptions = {}): Promise<BackupResult> {
+    const pool = new ChunkPool(repo);
+    try {
+      return await this.archive(repo, pool, opts);
+    } finally {
+      await Promise.all([pool.close(), this.cancel()]);
+    }
+  }
+
+  private async archive(repo: Repository, pool: ChunkPool, opts: BackupRunOptions): Promise<BackupResult> {
+    const started = Date.now();
+    const { paths } = this;
+    const host = opts.host ?? os.hostname();
+    const tags = opts.tags ?? [];
+    const parent = opts.parent === null ? undefined : opts.parent ? { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) } : await findParent(repo, host, paths);
+    const archiver = new Archiver(repo, pool, this.walk, opts);
+    if (opts.scanTotals) this.walk.count((t) => archiver.setTotals(t));
+    const tree = await archiver.saveRoots(this.roots, parent?.snapshot.tree);
     await repo.flush();
     const summary: SnapshotSummary = {
       ...archiver.counts,
@@ -85,9 +117,16 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     };
     const id = await repo.saveSnapshot(snapshot);
     return { id, snapshot };
-  } finally {
-    await pool.close();
   }
+
+  /** Stops the walk: for a backup that will not run, as `run` stops it itself. */
+  cancel(): Promise<void> {
+    return this.walk.stop();
+  }
+}
+
+export function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  return new PreparedBackup(opts).run(repo, opts);
 }
 
 /**
@@ -111,6 +150,29 @@ interface Trie {
   target?: string;
 }
 
+/** The paths as a trie, and the targets in the order they are saved (and walked). */
+interface RootPlan {
+  root: Trie;
+  targets: string[];
+}
+
+/** A path inside another is saved, and walked, as part of it. */
+function planRoots(paths: string[]): RootPlan {
+  const root: Trie = { children: new Map() };
+  for (const p of paths) {
+    let t = root;
+    for (const part of p.split('/').filter(Boolean)) {
+      if (!t.children.has(part)) t.children.set(part, { children: new Map() });
+      t = t.children.get(part)!;
+    }
+    t.target = p;
+  }
+  const targets: string[] = [];
+  const order = (t: Trie) => (t.target !== undefined ? targets.push(t.target) : t.children.forEach(order));
+  order(root);
+  return { root, targets };
+}
+
 class Archiver {
   readonly progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, errors: 0, addedBytes: 0 };
   readonly counts = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, dirs: 0 };
@@ -119,18 +181,17 @@ class Archiver {
   private readonly walkers = new Semaphore(8);
   private readonly queuedFiles = new Semaphore(QUEUED_FILES);
   private readonly hardLinks = new Map<string, Promise<ChunkResult>>();
-  /** The walk in progress. */
-  private walk?: SourceWalk;
 
   constructor(
     private readonly repo: Repository,
     private readonly pool: ChunkPool,
-    private readonly opts: BackupOptions,
+    private readonly walk: SourceWalk,
+    private readonly opts: BackupRunOptions,
   ) {
     this.slots = new Semaphore(pool.capacity);
   }
 
-  private setTotals(t: WalkTotals) {
+  setTotals(t: WalkTotals) {
     this.progress.totalFiles = t.files;
     this.progress.totalBytes = t.bytes;
     this.report();
@@ -148,30 +209,10 @@ class Archiver {
   }
 
   /** The snapshot's root tree holds each path under its full absolute path, as restic does. */
-  async saveRoots(paths: string[], parentTree: string | undefined): Promise<string> {
-    const root: Trie = { children: new Map() };
-    for (const p of paths) {
-      let t = root;
-      for (const part of p.split('/').filter(Boolean)) {
-        if (!t.children.has(part)) t.children.set(part, { children: new Map() });
-        t = t.children.get(part)!;
-      }
-      t.target = p;
-    }
-    // The walk lists the roots in the order they are saved below; a path inside another
-    // is saved, and walked, as part of it.
-    const targets: string[] = [];
-    const order = (t: Trie) => (t.target !== undefined ? targets.push(t.target) : t.children.forEach(order));
-    order(root);
-    const { excludes = [], excludeCaches = false, oneFileSystem = false, scanTotals } = this.opts;
-    this.walk = new SourceWalk(targets, { excludes, excludeCaches, oneFileSystem }, scanTotals ? (t) => this.setTotals(t) : undefined);
-    try {
-      const listing = await this.walk.roots();
-      const listed = new Map(targets.map((p, i) => [p, listing.entry(i)]));
-      return await this.saveRootTrees(root, listed, parentTree);
-    } finally {
-      await this.walk.stop();
-    }
+  async saveRoots({ root, targets }: RootPlan, parentTree: string | undefined): Promise<string> {
+    const listing = await this.walk.roots();
+    const listed = new Map(targets.map((p, i) => [p, listing.entry(i)]));
+    return this.saveRootTrees(root, listed, parentTree);
   }
 
   private async saveRootTrees(root: Trie, listed: Map<string, ListedEntry>, parentTree: string | undefined): Promise<string> {
@@ -261,7 +302,7 @@ class Archiver {
     // The parent's tree loads while the listing arrives (loadPrev never rejects, so a
     // failed listing leaves nothing unhandled).
     const loading = this.loadPrev(prevTree);
-    const listing = await this.walk!.list(abs);
+    const listing = await this.walk.list(abs);
     const prev = await loading;
     listing.check();
     const pending: Promise<TreeNode | null>[] = [];

@@ -43,24 +43,29 @@ export class SourceWalk {
   /** Why no more listings will come: the walk failed, or finished without this one. */
   private ended?: WalkFailedError;
 
-  /**
-   * `roots` in the order the archiver saves them. `onTotals` gets the files and bytes to
-   * back up from a second walk that only counts; it runs without a lead, as progress
-   * wants them early.
-   */
-  constructor(roots: string[], opts: WalkOptions, onTotals?: (t: WalkTotals) => void, entriesAhead = ENTRIES_AHEAD) {
-    const lister = this.spawn({ roots, ...opts, mode: 'list', shared: this.state.buffer as SharedArrayBuffer, entriesAhead });
+  /** `roots` in the order the archiver saves them. */
+  constructor(
+    private readonly rootPaths: string[],
+    private readonly opts: WalkOptions,
+    entriesAhead = ENTRIES_AHEAD,
+  ) {
+    const lister = this.spawn({ roots: rootPaths, ...opts, mode: 'list', shared: this.state.buffer as SharedArrayBuffer, entriesAhead });
     lister.on('message', (m: Reply) => (m.op === 'listing' ? this.arrived(m) : this.end(new WalkFailedError('internal error: the walk did not list a directory the backup needs'))));
     lister.on('error', (err) => this.end(new WalkFailedError(`the walk of the source tree failed: ${err.message}`)));
     lister.on('exit', () => this.end(new WalkFailedError('the walk of the source tree stopped early')));
-    if (onTotals) {
-      // It posts no listings, so the shared slots never hold it back; only STOP reaches it.
-      const counter = this.spawn({ roots, ...opts, mode: 'count', shared: this.state.buffer as SharedArrayBuffer, entriesAhead: Infinity });
-      // A count that fails only costs the ETA.
-      counter.on('error', () => {});
-      counter.on('message', onTotals);
-      counter.unref();
-    }
+  }
+
+  /**
+   * Starts a second walk that only counts, and gives `onTotals` the files and bytes to
+   * back up. It runs without a lead, as progress wants them early.
+   */
+  count(onTotals: (t: WalkTotals) => void) {
+    // It posts no listings, so the shared slots never hold it back; only STOP reaches it.
+    const counter = this.spawn({ roots: this.rootPaths, ...this.opts, mode: 'count', shared: this.state.buffer as SharedArrayBuffer, entriesAhead: Infinity });
+    // A count that fails only costs the ETA.
+    counter.on('error', () => {});
+    counter.on('message', onTotals);
+    counter.unref();
   }
 
   private spawn(init: WalkInit): Worker {

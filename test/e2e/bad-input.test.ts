@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import fsSync, { promises as fs } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { cairn, pseudoRandom, repoWithBackup, tempDir } from '../helpers.js';
@@ -37,6 +37,23 @@ test('a wrong password exits 12 and says what to check', async () => {
   const r = await cairn([...g, 'snapshots'], { CAIRN_PASSWORD: 'not it' });
   assert.equal(r.code, 12);
   assert.match(r.stderr, /wrong password/);
+});
+
+test('a backup that cannot open its repository stops its walk of the source and exits', { timeout: 120_000 }, async () => {
+  const { dir, g } = await setup();
+  // The walk starts before the repository opens and runs at most 100,000 entries ahead of
+  // the backup. Here it stalls at that lead (a directory of more entries, then another),
+  // so if the failed backup left it running, the process would never exit.
+  const src = path.join(dir, 'many');
+  await fs.mkdir(path.join(src, 'a', 'b'), { recursive: true });
+  for (let i = 0; i <= 100_000; i++) fsSync.symlinkSync('b', path.join(src, 'a', `l${i}`));
+  const wrong = await cairn([...g, 'backup', src], { CAIRN_PASSWORD: 'not it' }, { timeoutMs: 60_000 });
+  assert.equal(wrong.signal, null, 'the backup did not exit');
+  assert.equal(wrong.code, 12);
+  assert.match(wrong.stderr, /wrong password/);
+  const missing = await cairn(['--repo', path.join(dir, 'nothing'), '--cache-dir', dir, 'backup', src], env, { timeoutMs: 60_000 });
+  assert.equal(missing.signal, null, 'the backup did not exit');
+  assert.equal(missing.code, 10);
 });
 
 test('a missing repository exits 10 and suggests init', async () => {

@@ -27,7 +27,7 @@ it('the walk lists each directory in byte order with stats and link targets, and
   await fs.writeFile(path.join(src, 'cache', 'junk'), '');
   await fs.symlink('d0', path.join(src, 'link'));
 
-  const walk = new SourceWalk([src], { excludes: ['skip'], excludeCaches: true, oneFileSystem: false }, undefined, LEAD);
+  const walk = new SourceWalk([src], { excludes: ['skip'], excludeCaches: true, oneFileSystem: false }, LEAD);
   try {
     const roots = await walk.roots();
     assert.equal(roots.length, 1);
