@@ -47,6 +47,20 @@ let cli = yargs(hideBin(process.argv))
   });
 
 for (const c of commands) cli = cli.command(c as never);
+skipHelpCache(cli);
+
+/**
+ * yargs renders the whole help text of a command as it starts the command's handler, and
+ * keeps it for a showHelp() from inside the handler, which cairn never calls: 20-35 ms of
+ * every start, spent after a backup's handler has begun and before its walk can start.
+ * `--help` and usage errors render their text as before. A yargs without this internal
+ * hook simply keeps caching.
+ */
+function skipHelpCache(y: unknown) {
+  type Internal = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = (y as Internal).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => {};
+}
 
 try {
   await cli.parseAsync();

@@ -7,7 +7,7 @@
  * 0.75 GB/s for hash-wasm's WASM) is used where its prebuilt binary exists for the
  * platform; elsewhere hash-wasm computes the same ids.
  */
-import { optionalNative } from './optional-native.js';
+import { optionalNapiNative } from './optional-native.js';
 
 export const BLOB_ID_KEY_BYTES = 32;
 export const BLOB_ID_BYTES = 32;
@@ -21,7 +21,7 @@ interface NativeBlake3 {
 }
 type NativeModule = { Blake3Hasher: { newKeyed(key: Buffer): NativeBlake3 } };
 
-const loadNative = () => optionalNative<NativeModule>('@napi-rs/blake-hash');
+const loadNative = () => optionalNapiNative<NativeModule>('@napi-rs/blake-hash');
 
 /** Which implementation createBlobHasher uses on this machine. */
 export function blobHasherKind(): BlobHasherKind {

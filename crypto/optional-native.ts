@@ -4,6 +4,7 @@
  * code of hash-wasm where a platform has no binary (the same bytes), and koffi, an FFI
  * for the few libc calls Node lacks.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -21,6 +22,29 @@ export function optionalNative<T>(name: string): T | null {
     loaded.set(name, mod);
   }
   return loaded.get(name) as T | null;
+}
+
+/**
+ * A napi-rs package, loaded from its per-platform package where this can name it. The
+ * loader of @napi-rs/blake-hash tells glibc from musl by process.report.getReport(), which
+ * builds a whole diagnostic report: 13 ms of every thread that loads it, and the chunk,
+ * restore and crypto workers all do. Where the platform is not known here, the package's
+ * own loader decides.
+ */
+export function optionalNapiNative<T>(name: string): T | null {
+  const platform = napiPlatform();
+  return (platform !== undefined ? optionalNative<T>(`${name}-${platform}`) : null) ?? optionalNative<T>(name);
+}
+
+/** The platform part of a napi-rs binary package's name, on Linux x64 and arm64. */
+function napiPlatform(): string | undefined {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return undefined;
+  try {
+    // As the newer napi-rs loaders do: glibc's ldd is a script that never says musl.
+    return `linux-${process.arch}-${readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu'}`;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Koffi {

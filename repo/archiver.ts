@@ -284,7 +284,9 @@ class Archiver {
     if (type === 'file') return this.saveFile(abs, name, st, prev);
     const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
-      node.xattrs = this.xattrsOf(abs);
+      // As for files, an xattr change changes ctime: listing every directory's xattrs cost
+      // a slightly changed backup 80 ms of this thread.
+      node.xattrs = prev?.type === 'dir' && prev.ctime === node.ctime && prev.inode === node.inode ? prev.xattrs : this.xattrsOf(abs);
       this.counts.dirs++;
       this.progress.dirs++;
       node.subtree = entry.otherDevice

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cairn, diffDigests, sha256, tempDir, treeDigest } from '../helpers.js';
+import { getAttribute, setAttribute } from 'fs-xattr';
 import { makeFixtureTree } from './fixture-tree.js';
 
 const env = { CAIRN_PASSWORD: 'correct horse' };
@@ -69,6 +70,22 @@ test('a second backup reuses unchanged files from the parent and adds almost not
   const s3 = third.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.message_type === 'summary');
   // small.txt and its hard link share the changed inode.
   assert.equal(s3.files_changed, 2);
+});
+
+test("a directory's xattrs come from the parent while its ctime holds, and are read again when it changes", async () => {
+  const { dir, src, g } = await setup();
+  const docsXattr = async (n: number) => {
+    const target = path.join(dir, `out${n}`);
+    const r = await cairn([...g, 'restore', 'latest', '--target', target], env);
+    assert.equal(r.code, 0, r.stderr);
+    return (await getAttribute(path.join(target, src, 'docs'), 'user.cairn.dir')).toString();
+  };
+  assert.equal((await cairn([...g, 'backup', src], env)).code, 0);
+  assert.equal((await cairn([...g, 'backup', src], env)).code, 0);
+  assert.equal(await docsXattr(2), 'directory attribute');
+  await setAttribute(path.join(src, 'docs'), 'user.cairn.dir', 'changed since the parent');
+  assert.equal((await cairn([...g, 'backup', src], env)).code, 0);
+  assert.equal(await docsXattr(3), 'changed since the parent');
 });
 
 test('snapshots, ls and dump, in text and --json', async () => {
