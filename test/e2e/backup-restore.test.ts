@@ -88,6 +88,27 @@ test("a directory's xattrs come from the parent while its ctime holds, and are r
   assert.equal(await docsXattr(3), 'changed since the parent');
 });
 
+test('a backup leaves the access times of the files it reads as they were', async () => {
+  const { src, g } = await setup();
+  // A large file streams through a chunk worker; small ones go through a read worker.
+  await fs.writeFile(path.join(src, 'large.bin'), Buffer.alloc(5 * 1024 * 1024, 1));
+  const files = ['large.bin', 'docs/deep/small.txt', 'private.txt', 'control.txt'].map((f) => path.join(src, f));
+  await fs.writeFile(files[3], 'read without O_NOATIME\n');
+  // An access time before the last change is one that a plain read moves (relatime).
+  const before = new Map<string, bigint>();
+  for (const f of files) {
+    const st = await fs.stat(f, { bigint: true });
+    await fs.utimes(f, Number(st.mtimeMs) / 1000 - 86_400, Number(st.mtimeMs) / 1000);
+    before.set(f, (await fs.stat(f, { bigint: true })).atimeNs);
+  }
+  await fs.readFile(files[3]);
+  assert.notEqual((await fs.stat(files[3], { bigint: true })).atimeNs, before.get(files[3]), 'this file system moves access times on read');
+
+  const b = await cairn([...g, 'backup', src], env);
+  assert.equal(b.code, 0, b.stderr);
+  for (const f of files.slice(0, 3)) assert.equal((await fs.stat(f, { bigint: true })).atimeNs, before.get(f), f);
+});
+
 test('snapshots, ls and dump, in text and --json', async () => {
   const { src, g } = await setup();
   await cairn([...g, 'backup', '--tag', 'daily', src], env);
