@@ -1,6 +1,7 @@
 # Sourced by bench/files.sh and bench/s3.sh: the shared ~1.5 GiB /usr dataset and helpers.
-# Expects: data (dataset cache dir), target_bytes. Defines: src, build_dataset,
-# ensure_dataset, file_totals, cold (sets cache_note).
+# Expects: data (dataset cache dir), target_bytes, work, and measure. Defines: src,
+# build_dataset, ensure_dataset, file_totals, step, restore_checked, remove_restores,
+# cold (sets cache_note).
 
 src=$data/usr
 # Bulky directories of many small files first, then a few large binaries to reach the size.
@@ -36,6 +37,9 @@ step() {
 
 # restore_checked TOOL EXPECTED: a timed full restore of the latest snapshot, then (not
 # timed) a check that it holds EXPECTED files and bytes (`file_totals` of the source).
+# The restored tree stays until remove_restores: on ext4, creating files within about
+# six minutes of deleting many costs far more system time (the inode allocator skips
+# recently deleted inodes), so removing one tool's restore would slow the next tool's.
 restore_checked() {
   local dir="$work/restore-$1"
   rm -rf "$dir" && mkdir -p "$dir"
@@ -43,8 +47,9 @@ restore_checked() {
   local got
   got=$(file_totals "$dir$src")
   [ "$got" = "$2" ] || die "$1 restored $got (files, bytes), the source has $2"
-  rm -rf "$dir"
 }
+
+remove_restores() { rm -rf "$work"/restore-*; }
 
 cache_note="page cache dropped before every step"
 cold() {

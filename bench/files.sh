@@ -96,6 +96,7 @@ trap restore_dataset EXIT
 for tool in $tools; do step "$tool" changed backup "$src"; done
 expected=$(file_totals "$src")
 for tool in $tools; do restore_checked "$tool" "$expected"; done
+remove_restores
 restore_dataset
 
 # ---- report -------------------------------------------------------------------------------

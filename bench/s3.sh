@@ -72,6 +72,7 @@ measure() {
 "${restic[@]}" init --repository-version 2 >/dev/null
 for tool in cairn restic; do step "$tool" backup backup "$src"; done
 for tool in cairn restic; do restore_checked "$tool" "$source_totals"; done
+remove_restores
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 read -r files bytes <<<"$source_totals"
