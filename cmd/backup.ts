@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
+import { parseFilesFrom } from './files-from.js';
 import { formatBytes, progressLine } from './output.js';
 import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
@@ -14,6 +15,8 @@ export const describe = 'back up files and directories';
 export const builder = (y: Argv) =>
   y
     .positional('paths', { type: 'string', array: true, describe: 'files and directories to back up' })
+    .option('files-from', repeatable('read the paths to back up from a file, one per line ("-": stdin; # starts a comment)'))
+    .option('files-from-raw', repeatable('read the paths to back up from a file, separated by NUL bytes (find -print0)'))
     .option('exclude', { ...repeatable('exclude paths matching this pattern (repeatable)'), alias: 'e' })
     .option('exclude-file', repeatable('read exclude patterns from a file'))
     .option('exclude-caches', { type: 'boolean', default: false, describe: 'exclude directories tagged with CACHEDIR.TAG' })
@@ -29,6 +32,8 @@ export const builder = (y: Argv) =>
 
 interface BackupArgs extends GlobalArgs {
   paths?: string[];
+  filesFrom: string[];
+  filesFromRaw: string[];
   exclude: string[];
   excludeFile: string[];
   excludeCaches: boolean;
@@ -45,20 +50,20 @@ interface BackupArgs extends GlobalArgs {
 
 export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   if (args.image !== undefined) {
-    if (args.paths?.length) throw new UsageError('--image backs up one image; give no other paths');
+    if (args.paths?.length || args.filesFrom.length || args.filesFromRaw.length) throw new UsageError('--image backs up one image; give no other paths');
     const { backupImageCommand } = await import('./backup-image.js');
     return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force });
   }
   if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
-  if (!args.paths?.length) throw new UsageError('name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');
-  const excludes = [...args.exclude];
-  for (const f of args.excludeFile) {
-    const text = await fs.readFile(f, 'utf8').catch((e) => {
-      throw new UsageError(`cannot read --exclude-file ${f}: ${(e as Error).message}`);
-    });
-    excludes.push(...text.split('\n'));
+  const paths = [...(args.paths ?? [])];
+  for (const [files, raw] of [[args.filesFrom, false], [args.filesFromRaw, true]] as const) {
+    for (const f of files) paths.push(...parseFilesFrom(await readArgFile(f, raw ? '--files-from-raw' : '--files-from'), raw));
   }
-  for (const p of args.paths) {
+  if (!paths.length && (args.filesFrom.length || args.filesFromRaw.length)) throw new UsageError('the --files-from files name no paths: list one file or directory per line');
+  if (!paths.length) throw new UsageError('name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');
+  const excludes = [...args.exclude];
+  for (const f of args.excludeFile) excludes.push(...(await readArgFile(f, '--exclude-file')).split('\n'));
+  for (const p of paths) {
     await fs.lstat(p).catch(() => {
       throw new UsageError(`${p} does not exist: check the path`);
     });
@@ -66,7 +71,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   const time = args.time ? parseTime(args.time) : undefined;
   // The walk of the source needs no repository, so it runs while the key is derived.
   const { PreparedBackup } = await import('../repo/archiver.js');
-  const prepared = new PreparedBackup({ paths: args.paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem });
+  const prepared = new PreparedBackup({ paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem });
   try {
     await withRepository(args, async (repo, out) => {
       const started = Date.now();
@@ -117,6 +122,18 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
     // Also when the repository did not open (a wrong password, say): a walk left running
     // would keep the process alive.
     await prepared.cancel();
+  }
+}
+
+/** A file named by a flag; "-" is stdin. */
+async function readArgFile(f: string, flag: string): Promise<string> {
+  try {
+    if (f !== '-') return await fs.readFile(f, 'utf8');
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${flag} ${f}: ${(e as Error).message}`);
   }
 }
 

@@ -109,6 +109,26 @@ test('a backup leaves the access times of the files it reads as they were', asyn
   for (const f of files.slice(0, 3)) assert.equal((await fs.stat(f, { bigint: true })).atimeNs, before.get(f), f);
 });
 
+test('--files-from and --files-from-raw name what to back up', async () => {
+  const { dir, src, g } = await setup();
+  const list = path.join(dir, 'list.txt');
+  await fs.writeFile(list, `# what to keep\n${path.join(src, 'docs/deep')}\n\n`);
+  const raw = path.join(dir, 'list.raw');
+  await fs.writeFile(raw, `${path.join(src, 'private.txt')}\0`);
+  const b = await cairn([...g, 'backup', '--files-from', list, '--files-from-raw', raw, path.join(src, 'empty')], env);
+  assert.equal(b.code, 0, b.stderr);
+  const snaps = JSON.parse((await cairn([...g, 'snapshots', '--json'], env)).stdout);
+  assert.deepEqual([...snaps[0].paths].sort(), [path.join(src, 'docs/deep'), path.join(src, 'empty'), path.join(src, 'private.txt')].sort());
+  const ls = await cairn([...g, 'ls', 'latest'], env);
+  assert.match(ls.stdout, /docs\/deep\/small\.txt/);
+  assert.doesNotMatch(ls.stdout, /dup-a\.bin/);
+
+  await fs.writeFile(list, '# nothing\n');
+  const empty = await cairn([...g, 'backup', '--files-from', list], env);
+  assert.notEqual(empty.code, 0);
+  assert.match(empty.stderr, /name no paths/);
+});
+
 test('snapshots, ls and dump, in text and --json', async () => {
   const { src, g } = await setup();
   await cairn([...g, 'backup', '--tag', 'daily', src], env);
