@@ -3,6 +3,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { GlobalArgs, repeatable } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { parseFilesFrom } from './files-from.js';
+import { parseSize } from './parse-size.js';
 import { formatBytes, progressLine } from './output.js';
 import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
@@ -19,6 +20,7 @@ export const builder = (y: Argv) =>
     .option('files-from-raw', repeatable('read the paths to back up from a file, separated by NUL bytes (find -print0)'))
     .option('exclude', { ...repeatable('exclude paths matching this pattern (repeatable)'), alias: 'e' })
     .option('exclude-file', repeatable('read exclude patterns from a file'))
+    .option('exclude-larger-than', { type: 'string', describe: 'leave out files larger than this size (e.g. 1G, 500M; files named as paths are kept)' })
     .option('exclude-caches', { type: 'boolean', default: false, describe: 'exclude directories tagged with CACHEDIR.TAG' })
     .option('one-file-system', { alias: 'x', type: 'boolean', default: false, describe: 'do not cross file system boundaries' })
     .option('tag', repeatable('add a tag to the snapshot (repeatable)'))
@@ -36,6 +38,7 @@ interface BackupArgs extends GlobalArgs {
   filesFromRaw: string[];
   exclude: string[];
   excludeFile: string[];
+  excludeLargerThan?: string;
   excludeCaches: boolean;
   oneFileSystem: boolean;
   tag: string[];
@@ -68,10 +71,11 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
       throw new UsageError(`${p} does not exist: check the path`);
     });
   }
+  const maxFileSize = args.excludeLargerThan !== undefined ? parseSize(args.excludeLargerThan, '--exclude-larger-than') : undefined;
   const time = args.time ? parseTime(args.time) : undefined;
   // The walk of the source needs no repository, so it runs while the key is derived.
   const { PreparedBackup } = await import('../repo/archiver.js');
-  const prepared = new PreparedBackup({ paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem });
+  const prepared = new PreparedBackup({ paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem, maxFileSize });
   try {
     await withRepository(args, async (repo, out) => {
       const started = Date.now();

@@ -25,6 +25,8 @@ export interface BackupSource {
   excludes?: string[];
   excludeCaches?: boolean;
   oneFileSystem?: boolean;
+  /** Regular files larger than this are left out, except those named in `paths`. */
+  maxFileSize?: number;
 }
 
 export interface BackupRunOptions {
@@ -70,8 +72,8 @@ export class PreparedBackup {
   constructor(source: BackupSource) {
     this.paths = source.paths.map((p) => path.resolve(p));
     this.roots = planRoots(this.paths);
-    const { excludes = [], excludeCaches = false, oneFileSystem = false } = source;
-    this.walk = new SourceWalk(this.roots.targets, { excludes, excludeCaches, oneFileSystem });
+    const { excludes = [], excludeCaches = false, oneFileSystem = false, maxFileSize } = source;
+    this.walk = new SourceWalk(this.roots.targets, { excludes, excludeCaches, oneFileSystem, maxFileSize });
   }
 
   /** Runs the backup into `repo`, and stops the walk when it ends, however it ends. */

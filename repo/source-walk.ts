@@ -20,6 +20,7 @@ export interface WalkOptions {
   excludes: string[];
   excludeCaches: boolean;
   oneFileSystem: boolean;
+  maxFileSize?: number;
 }
 
 /**

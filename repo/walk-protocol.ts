@@ -6,6 +6,8 @@ export interface WalkInit {
   excludes: string[];
   excludeCaches: boolean;
   oneFileSystem: boolean;
+  /** --exclude-larger-than: regular files above this many bytes are left out. */
+  maxFileSize?: number;
   /** 'list' posts every directory's listing; 'count' only posts the totals at the end. */
   mode: 'list' | 'count';
   /** Int32 slots, indexed by WALK_TAKEN and WALK_STOP. */

@@ -20,6 +20,7 @@ const state = new Int32Array(init.shared);
 const excluded = compileExcludes(init.excludes);
 const totals: WalkTotals = { op: 'totals', files: 0, bytes: 0 };
 let posted = 0;
+const maxFileSize = init.maxFileSize === undefined ? undefined : BigInt(init.maxFileSize);
 /** Under --one-file-system, the devices of the roots: the walk stays on these. */
 let devices: Set<bigint> | undefined;
 
@@ -52,8 +53,11 @@ function post(dir: Buffer | string, listing: ListingBuilder | string | null) {
   parentPort!.postMessage(message, transfer);
 }
 
-/** Adds `p` (named `name` in its listing) and says whether the walk descends into it. */
-function visit(listing: ListingBuilder | null, name: Buffer, p: Buffer | string): boolean {
+/**
+ * Adds `p` (named `name` in its listing) and says whether the walk descends into it. A
+ * root is kept whatever its size: it was named to be backed up.
+ */
+function visit(listing: ListingBuilder | null, name: Buffer, p: Buffer | string, root = false): boolean {
   let st: fs.BigIntStats;
   let link: Buffer | undefined;
   try {
@@ -63,6 +67,7 @@ function visit(listing: ListingBuilder | null, name: Buffer, p: Buffer | string)
     listing?.fail(name, describeError(err));
     return false;
   }
+  if (!root && maxFileSize !== undefined && st.isFile() && st.size > maxFileSize) return false;
   const otherDevice = st.isDirectory() && devices !== undefined && !devices.has(st.dev);
   listing?.add(name, st, link, otherDevice);
   if (st.isFile()) {
@@ -124,7 +129,7 @@ function walkRoots(): boolean {
     }
   }
   const listing = newListing();
-  const dirs = init.roots.filter((r) => visit(listing, Buffer.from(r), r));
+  const dirs = init.roots.filter((r) => visit(listing, Buffer.from(r), r, true));
   post('', listing);
   for (const r of dirs) if (!walk(Buffer.from(r))) return false;
   return true;

@@ -192,6 +192,22 @@ test('excludes, exclude files and CACHEDIR.TAG', async () => {
   assert.doesNotMatch(ls.stdout, /cache\/big$/m);
 });
 
+test('--exclude-larger-than leaves out larger files, but not a file named as a path', async () => {
+  const { src, g } = await setup();
+  await fs.writeFile(path.join(src, 'docs/two-mib.bin'), Buffer.alloc(2 * 1024 * 1024, 2));
+  const b = await cairn([...g, 'backup', path.join(src, 'docs'), path.join(src, 'sparse.img'), '--exclude-larger-than', '2M'], env);
+  assert.equal(b.code, 0, b.stderr);
+  const ls = (await cairn([...g, 'ls', 'latest'], env)).stdout;
+  // 2 MiB is not larger than 2M; random.bin (3 MiB) is; sparse.img (40 MiB) was named.
+  assert.match(ls, /\/two-mib\.bin$/m);
+  assert.match(ls, /\/small\.txt$/m);
+  assert.doesNotMatch(ls, /\/random\.bin$/m);
+  assert.match(ls, /\/sparse\.img$/m);
+  const bad = await cairn([...g, 'backup', src, '--exclude-larger-than', 'huge'], env);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--exclude-larger-than takes a size like 16M/);
+});
+
 test('a file that cannot be read is reported and skipped, and the run exits 3', async () => {
   const { src, g } = await setup();
   // /proc/self/mem opens but fails to read at offset 0 with EIO, even for root.
