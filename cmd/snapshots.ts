@@ -1,8 +1,9 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { matches } from '../repo/snapshot-select.js';
+import { latestPerGroup, matches } from '../repo/snapshot-select.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { formatBytes } from './output.js';
 import { withRepository } from './run.js';
+import { UsageError } from './usage-error.js';
 
 export const command = 'snapshots';
 export const describe = 'list snapshots (file trees and disk images side by side)';
@@ -10,17 +11,22 @@ export const builder = (y: Argv) =>
   y
     .option('host', { type: 'string', describe: 'only snapshots of this host' })
     .option('tag', repeatable('only snapshots with these tags'))
-    .option('path', repeatable('only snapshots with these paths'));
+    .option('path', repeatable('only snapshots with these paths'))
+    .option('latest', { type: 'number', describe: 'only the N newest snapshots of each host and set of paths' });
 
 interface Args extends GlobalArgs {
   host?: string;
   tag: string[];
   path: string[];
+  latest?: number;
 }
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
+  const latest = args.latest;
+  if (latest !== undefined && !(Number.isInteger(latest) && latest >= 1)) throw new UsageError(`--latest takes a count of 1 or more, e.g. --latest 3, not ${args.latest}`);
   await withRepository(args, async (repo, out) => {
-    const refs = (await repo.listSnapshots((e) => out.warn(`warning: ${e.message}`))).filter((r) => matches(r, { host: args.host, tags: args.tag, paths: args.path }));
+    let refs = (await repo.listSnapshots((e) => out.warn(`warning: ${e.message}`))).filter((r) => matches(r, { host: args.host, tags: args.tag, paths: args.path }));
+    if (latest !== undefined) refs = latestPerGroup(refs, latest);
     if (out.json) {
       process.stdout.write(JSON.stringify(refs.map((r) => ({ id: r.id, short_id: r.id.slice(0, 8), ...r.snapshot }))) + '\n');
       return;

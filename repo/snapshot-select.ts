@@ -1,6 +1,7 @@
 import { Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
 import { SnapshotNotFoundError } from './errors/snapshot-not-found-error.js';
+import { groupSnapshots } from './retention.js';
 
 /** The latest file snapshot of the same host and the same set of paths. */
 export async function findParent(repo: Repository, host: string, paths: string[]): Promise<SnapshotRef | undefined> {
@@ -36,6 +37,13 @@ export function matches(r: SnapshotRef, f: SnapshotFilter): boolean {
   if (f.tags?.length && !f.tags.every((t) => r.snapshot.tags.includes(t))) return false;
   if (f.paths?.length && !f.paths.every((p) => r.snapshot.paths.includes(p))) return false;
   return true;
+}
+
+/** `snapshots --latest N`: the N newest of each host and set of paths, in the given (oldest-first) order. */
+export function latestPerGroup(refs: SnapshotRef[], n: number): SnapshotRef[] {
+  const groups = groupSnapshots(refs.map((r) => ({ ...r.snapshot, ref: r })), ['host', 'paths']);
+  const keep = new Set(groups.flatMap((g) => g.members.slice(-n).map((m) => m.ref)));
+  return refs.filter((r) => keep.has(r));
 }
 
 /** Splits `SNAPSHOT:/sub/path`. */

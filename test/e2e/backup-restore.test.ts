@@ -142,6 +142,14 @@ test('snapshots, ls and dump, in text and --json', async () => {
   const text = await cairn([...g, 'snapshots'], env);
   assert.match(text.stdout, new RegExp(id.slice(0, 8)));
 
+  // --latest 1 of two snapshots of the same paths shows the second only.
+  await cairn([...g, 'backup', src], env);
+  const latest = JSON.parse((await cairn([...g, 'snapshots', '--latest', '1', '--json'], env)).stdout);
+  assert.equal(latest.length, 1);
+  assert.notEqual(latest[0].id, id);
+  const badLatest = await cairn([...g, 'snapshots', '--latest', '0'], env);
+  assert.match(badLatest.stderr, /--latest takes a count of 1 or more/);
+
   const ls = await cairn([...g, 'ls', id.slice(0, 6), path.join(src, 'docs'), '--json'], env);
   assert.equal(ls.code, 0, ls.stderr);
   const nodes = ls.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.message_type === 'node');
