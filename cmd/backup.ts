@@ -59,11 +59,12 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   }
   if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
   const paths = [...(args.paths ?? [])];
-  for (const [files, raw] of [[args.filesFrom, false], [args.filesFromRaw, true]] as const) {
-    for (const f of files) paths.push(...parseFilesFrom(await readArgFile(f, raw ? '--files-from-raw' : '--files-from'), raw));
+  for (const f of args.filesFrom) paths.push(...parseFilesFrom(await readArgFile(f, '--files-from'), false));
+  for (const f of args.filesFromRaw) paths.push(...parseFilesFrom(await readArgFile(f, '--files-from-raw'), true));
+  if (!paths.length) {
+    const listed = args.filesFrom.length + args.filesFromRaw.length > 0;
+    throw new UsageError(listed ? 'the --files-from files name no paths: list one file or directory per line' : 'name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');
   }
-  if (!paths.length && (args.filesFrom.length || args.filesFromRaw.length)) throw new UsageError('the --files-from files name no paths: list one file or directory per line');
-  if (!paths.length) throw new UsageError('name at least one file or directory to back up, e.g. `cairn backup ~/Documents`');
   const excludes = [...args.exclude];
   for (const f of args.excludeFile) excludes.push(...(await readArgFile(f, '--exclude-file')).split('\n'));
   for (const p of paths) {
