@@ -12,6 +12,7 @@ import * as key from './key.js';
 import * as ls from './ls.js';
 import * as mount from './mount.js';
 import * as prune from './prune.js';
+import * as repair from './repair.js';
 import * as restore from './restore.js';
 import * as serve from './serve.js';
 import * as snapshots from './snapshots.js';
@@ -19,4 +20,4 @@ import * as stats from './stats.js';
 import * as tag from './tag.js';
 import * as unlock from './unlock.js';
 
-export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, forget, prune, check, stats, tag, key, unlock, cat];
+export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, forget, prune, check, repair, stats, tag, key, unlock, cat];

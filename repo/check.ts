@@ -6,12 +6,11 @@
  * Each problem is reported once, keyed by the object at fault, with the snapshots and
  * paths that depend on it. It reads index files and packs directly, never the local cache.
  */
-import { open as openSealed } from '../crypto/aead.js';
 import { BlobEntry } from './blob.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { toHex } from './hex.js';
 import { listPacks, loadIndexFiles } from './index-files.js';
-import { decodePackHeader } from './pack-format.js';
+import { readPackHeader } from './pack-header.js';
 import { extraReferences } from './references.js';
 import { Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
@@ -94,7 +93,8 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   // Index files and the packs they list.
   const index = await loadIndexFiles(repo);
   for (const [name, f] of index.files) {
-    if (f instanceof Error) report('error', `index/${name}`, `cannot be read: ${f instanceof CorruptObjectError ? f.detail : f.message}`);
+    // A damaged file that a readable one supersedes is only reported as superseded, below.
+    if (f instanceof Error && !index.superseded.has(name)) report('error', `index/${name}`, f instanceof CorruptObjectError ? `cannot be read: ${f.detail}; \`cairn repair index\` rebuilds the index from the packs` : `cannot be read: ${f.message}`);
   }
   for (const name of index.superseded) report('warning', `index/${name}`, 'is superseded by a newer index file (left by an interrupted prune, or put back after a prune; readers ignore it and the next prune deletes it)');
   const present = await listPacks(repo);
@@ -154,7 +154,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const copies = blobCopies.get(id);
     if (!copies) {
       const stray = orphanBlobs.get(id);
-      if (stray) return new Set([report('error', `data/${stray}`, 'is not in any index, but snapshots use its blobs')]);
+      if (stray) return new Set([report('error', `data/${stray}`, 'is not in any index, but snapshots use its blobs (`cairn repair index` adds it)')]);
       return new Set([report('error', `blob ${id}`, 'is missing: no index lists it and no pack holds it')]);
     }
     if (copies.some((c) => isSound(c.pack, id))) return NO_PROBLEMS;
@@ -253,14 +253,6 @@ const NO_PROBLEMS: ReadonlySet<string> = new Set();
 
 /** Tree blobs read at once while walking the snapshots. */
 const TREE_READS = 16;
-
-async function readPackHeader(repo: Repository, id: string, size: number): Promise<BlobEntry[]> {
-  const h = { type: 'data' as const, name: id };
-  if (size < 4) throw new Error('pack too short');
-  const len = Buffer.from(await repo.backend.load(h, size - 4, 4)).readUInt32LE(0);
-  if (len + 4 > size) throw new Error('header length points outside the pack');
-  return decodePackHeader(openSealed(repo.key.encrypt, await repo.backend.load(h, size - 4 - len, len)), size);
-}
 
 async function loadTreeDirect(repo: Repository, copy: { entry: BlobEntry; pack: string }): Promise<Tree> {
   const entry = { ...copy.entry, pack: copy.pack };

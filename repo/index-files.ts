@@ -3,8 +3,10 @@
  * check need: which index files are in effect, and which packs they list.
  */
 import { BlobEntry } from './blob.js';
-import { IndexFile } from './index-format.js';
+import { encodeIndex, IndexedPack, IndexFile } from './index-format.js';
+import { objectName } from './hex.js';
 import { Repository, supersededFiles } from './repository.js';
+import { sealFile } from './sealed-file.js';
 import { mapLimit } from '../backends/concurrency.js';
 
 export interface ListedPack {
@@ -50,4 +52,23 @@ export async function listPacks(repo: Repository): Promise<Map<string, number>> 
   const out = new Map<string, number>();
   for await (const f of repo.backend.list('data')) out.set(f.name, f.size);
   return out;
+}
+
+/**
+ * Writes ONE index file listing `packs` that supersedes every index file present, so
+ * readers switch to it in a single write. It also supersedes whatever those superseded:
+ * an index file retired by any earlier prune or repair stays ignored if it is ever put
+ * back. Returns the index files it supersedes; the caller deletes them once it may.
+ */
+export async function writeSupersedingIndex(repo: Repository, index: LoadedIndex, packs: IndexedPack[]): Promise<string[]> {
+  const old = [...index.files.keys()];
+  const supersedes = new Set(old);
+  for (const f of index.files.values()) if (!(f instanceof Error)) for (const s of f.supersedes) supersedes.add(s);
+  const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: [...supersedes], packs }));
+  await repo.backend.save({ type: 'index', name: await objectName(stored) }, stored);
+  return old;
+}
+
+export async function removeIndexFiles(repo: Repository, names: string[]): Promise<void> {
+  await mapLimit(names, 8, (name) => repo.backend.remove({ type: 'index', name }));
 }

@@ -12,16 +12,16 @@
  *  4. only then are packs deleted (none of them is listed by the new index).
  */
 import { BlobEntry, BlobType } from './blob.js';
-import { encodeIndex, IndexedPack } from './index-format.js';
-import { listPacks, loadIndexFiles, ListedPack } from './index-files.js';
-import { objectName, toHex } from './hex.js';
+import { IndexedPack } from './index-format.js';
+import { listPacks, loadIndexFiles, ListedPack, removeIndexFiles, writeSupersedingIndex } from './index-files.js';
+import { toHex } from './hex.js';
 import { CryptoPool } from './crypto-pool.js';
+import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { LockHandle } from './lock.js';
 import { FinishedPack, PackWriter } from './pack-writer.js';
 import { referencedBlobs, ReferencedBlobs } from './references.js';
 import { Repository } from './repository.js';
 import { mapLimit } from '../backends/concurrency.js';
-import { sealFile } from './sealed-file.js';
 
 export type PruneStep = 'index' | 'snapshots' | 'plan' | 'repack' | 'write-index' | 'delete-index' | 'delete-packs' | 'done';
 
@@ -77,7 +77,9 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
   await repo.syncIndex();
   const index = await loadIndexFiles(repo);
   for (const [name, f] of index.files) {
-    if (f instanceof Error) throw new PruneAbortedError(`index/${name} cannot be read (${f.message}); run \`cairn check\``);
+    if (index.superseded.has(name)) continue; // replaced by a repair that was interrupted; deleted below
+    if (f instanceof CorruptObjectError) throw new PruneAbortedError(`index/${name} cannot be read (${f.detail}); run \`cairn repair index\``);
+    if (f instanceof Error) throw new PruneAbortedError(`index/${name} cannot be read (${f.message})`);
   }
   const present = await listPacks(repo);
 
@@ -112,16 +114,12 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
   if (plan.rewriteIndex) {
     step('write-index');
     opts.lock?.assertHeld();
-    const old = [...index.files.keys()];
-    const supersedes = new Set(old);
-    for (const f of index.files.values()) if (!(f instanceof Error)) for (const s of f.supersedes) supersedes.add(s);
     const packs: IndexedPack[] = [...plan.keep.map(({ id, size, blobs }) => ({ id, size, blobs })), ...fresh];
-    const stored = sealFile(repo.key.encrypt, encodeIndex({ supersedes: [...supersedes], packs }));
-    await repo.backend.save({ type: 'index', name: await objectName(stored) }, stored);
+    const old = await writeSupersedingIndex(repo, index, packs);
     plan.stats.indexFilesReplaced = old.length;
 
     step('delete-index');
-    await mapLimit(old, 8, (name) => repo.backend.remove({ type: 'index', name }));
+    await removeIndexFiles(repo, old);
   }
 
   step('delete-packs');

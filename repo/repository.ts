@@ -168,6 +168,7 @@ export class Repository {
       known = new Map();
     }
     const ingesting = new Semaphore(INDEX_INGESTS);
+    const damaged = new Map<string, CorruptObjectError>();
     const read = async (names: string[], skip: Set<string>) =>
       mapLimit(names, INDEX_FETCHES, async (name) => {
         if (skip.has(name)) {
@@ -180,8 +181,8 @@ export class Repository {
           try {
             idx = this.decodeIndexFile(name, stored);
           } catch (err) {
-            if (!this.onIndexError || !(err instanceof CorruptObjectError)) throw err;
-            this.onIndexError(name, err);
+            if (!(err instanceof CorruptObjectError)) throw err;
+            damaged.set(name, err);
             return;
           }
           await this.index.addIndexFile(name, idx.packs, idx.supersedes);
@@ -190,6 +191,13 @@ export class Repository {
       });
     await read([...present].filter((n) => !known.has(n)), new Set());
     const superseded = supersededFiles([...known.values()].map((k) => k.supersedes));
+    for (const [name, err] of damaged) {
+      // A damaged file that a readable one supersedes (a repair interrupted before it
+      // deleted the old files) no longer matters.
+      if (superseded.has(name)) await this.index.skipIndexFile(name);
+      else if (this.onIndexError) this.onIndexError(name, err);
+      else throw err;
+    }
     if ([...known].some(([n, k]) => superseded.has(n) && !k.skipped)) {
       // Only after an interrupted prune: read again, leaving out what was superseded.
       await this.index.clear();
@@ -204,11 +212,12 @@ export class Repository {
 
   private decodeIndexFile(name: string, stored: Uint8Array) {
     const label = `index/${name}`;
-    const bytes = openFile(this.key.encrypt, stored, label);
     try {
-      return decodeIndex(bytes);
+      return decodeIndex(openFile(this.key.encrypt, stored, label));
     } catch (err) {
-      throw new CorruptObjectError(label, (err as Error).message);
+      // The packs still say which blobs they hold, so a damaged index file loses nothing.
+      const detail = err instanceof CorruptObjectError ? err.detail : (err as Error).message;
+      throw new CorruptObjectError(label, detail, 'Run `cairn repair index` to rebuild the index from the packs');
     }
   }
 

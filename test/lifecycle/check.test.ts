@@ -119,8 +119,8 @@ test('a truncated index file: reported, and the packs it listed are named with w
   const dataPack = packs.find((p) => p.blobs[0].type === 'data')!.id;
   assert.deepEqual(r.problems, [
     // The second snapshot's root tree is in a pack no index lists any more, so the whole snapshot is affected.
-    { message_type: 'problem', severity: 'error', object: `data/${treePack}`, message: 'is not in any index, but snapshots use its blobs', affects: [{ snapshot: s2, paths: ['/'] }] },
-    { message_type: 'problem', severity: 'error', object: `index/${name}`, message: 'cannot be read: authentication failed (modified, truncated or not written by this repository)', affects: [] },
+    { message_type: 'problem', severity: 'error', object: `data/${treePack}`, message: 'is not in any index, but snapshots use its blobs (`cairn repair index` adds it)', affects: [{ snapshot: s2, paths: ['/'] }] },
+    { message_type: 'problem', severity: 'error', object: `index/${name}`, message: 'cannot be read: authentication failed (modified, truncated or not written by this repository); `cairn repair index` rebuilds the index from the packs', affects: [] },
     { message_type: 'problem', severity: 'warning', object: `data/${dataPack}`, message: 'is not in any index (left by an interrupted backup or prune; `cairn prune` deletes it)', affects: [] },
   ]);
   // prune refuses to work on a repository whose index it cannot read.
