@@ -371,7 +371,7 @@ class Archiver {
       const linkKey = node.links > 1 ? `${node.device}:${node.inode}` : undefined;
       let result = linkKey ? this.hardLinks.get(linkKey) : undefined;
       if (!result) {
-        result = this.pool.chunkFile(abs, node.size);
+        result = this.pool.chunkFile(abs, node.size, node.uid);
         if (linkKey) this.hardLinks.set(linkKey, result);
       }
       const r = await result;

@@ -121,14 +121,17 @@ export class ChunkPool {
     return this.size * 2 * FILES_PER_THREAD;
   }
 
-  /** `size`: what lstat saw. A small file goes through a read worker, a large one streams. */
-  chunkFile(path: Uint8Array, size: number): Promise<ChunkResult> {
+  /**
+   * `size` and `owner` (the uid): what lstat saw. A small file goes through a read worker,
+   * a large one streams.
+   */
+  chunkFile(path: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
     // postMessage copies a view's whole ArrayBuffer: for a Buffer from the 8 KiB pool,
     // 8 KiB per file instead of the path's length.
     path = ownBuffer(path);
-    if (size > WHOLE_READ_BYTES) return this.submit((task) => ({ op: 'file', task, path }));
+    if (size > WHOLE_READ_BYTES) return this.submit((task) => ({ op: 'file', task, path, owner }));
     return this.submit((task, worker) => {
-      this.reads[worker].push({ task, path, size });
+      this.reads[worker].push({ task, path, size, owner });
       this.flushReads ??= setImmediate(() => {
         this.flushReads = undefined;
         this.reads.forEach((batch, r) => batch.length && this.readers[r].postMessage(batch.splice(0)));

@@ -30,10 +30,12 @@ export interface ReadRequest {
   path: Uint8Array;
   /** What lstat saw; a file that has grown past it is left to the chunk worker to stream. */
   size: number;
+  /** The file's uid as lstat saw it: whether to open it with O_NOATIME (source-file.ts). */
+  owner: number;
 }
 
 export type WorkerRequest =
-  | { op: 'file'; task: number; path: Uint8Array }
+  | { op: 'file'; task: number; path: Uint8Array; owner: number }
   /** A small file, read whole by a read worker. */
   | { op: 'buffer'; task: number; data: Uint8Array }
   /** A stream fed piece by piece from the main thread (image backups read a ReadAt). */

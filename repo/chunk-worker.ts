@@ -155,7 +155,7 @@ async function runTask(msg: Extract<WorkerRequest, { op: 'file' | 'buffer' | 'st
   } else {
     // Synchronous reads: this worker streams one large file at a time anyway, and the
     // kernel reads ahead of a sequential reader.
-    const fd = openSourceFile(msg.path);
+    const fd = openSourceFile(msg.path, msg.owner);
     try {
       for (;;) {
         const n = fs.readSync(fd, readBuffer, 0, READ_SIZE, null);

@@ -16,20 +16,20 @@ parentPort!.on('message', (batch: ReadRequest[]) => {
   for (const m of batch) {
     let data: Uint8Array | null;
     try {
-      data = readWhole(m.path, m.size);
+      data = readWhole(m.path, m.size, m.owner);
     } catch (err) {
       parentPort!.postMessage({ op: 'done', task: m.task, size: 0, error: describeError(err) } satisfies WorkerReply);
       continue;
     }
     // A file that grew since lstat may be of any size: the chunk worker streams it.
-    const req: WorkerRequest = data ? { op: 'buffer', task: m.task, data } : { op: 'file', task: m.task, path: m.path };
+    const req: WorkerRequest = data ? { op: 'buffer', task: m.task, data } : { op: 'file', task: m.task, path: m.path, owner: m.owner };
     worker.postMessage(req, data ? [data.buffer as ArrayBuffer] : []);
   }
 });
 
 /** The file's bytes if it has at most `size` of them; null if it has grown past that. */
-function readWhole(path: Uint8Array, size: number): Uint8Array | null {
-  const fd = openSourceFile(path);
+function readWhole(path: Uint8Array, size: number, owner: number): Uint8Array | null {
+  const fd = openSourceFile(path, owner);
   try {
     const buf = Buffer.allocUnsafeSlow(size + 1);
     let done = 0;

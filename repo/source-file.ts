@@ -7,19 +7,30 @@
  *
  * A backup should leave the source as it found it, and an access time it moved would
  * also make the next backup store every directory's tree again. O_NOATIME keeps reads
- * from moving it; the kernel allows it only to the file's owner and to root (EPERM
- * otherwise), and then the file is opened as before.
+ * from moving it; the kernel allows it only to the file's owner and to a process with
+ * CAP_FOWNER (EPERM otherwise). So it is asked for only when this process is root or
+ * owns the file as lstat saw it: a user backing up files of others (/usr) would
+ * otherwise pay a refused open for each. An open refused all the same (root without
+ * CAP_FOWNER, an owner changed since the lstat) is made again without it. A non-root
+ * process holding CAP_FOWNER goes without O_NOATIME on other users' files.
  */
 import fs from 'node:fs';
 
 const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 /** Only Linux has it; elsewhere the constant is missing and reads may move access times. */
 const NOATIME = fs.constants.O_NOATIME ?? 0;
+const EUID = process.geteuid?.();
 
-export function openSourceFile(path: Uint8Array): number {
+/** Whether an open by `euid` of a file `owner` owns is worth trying with O_NOATIME. */
+export function tryNoAtime(owner: number, euid: number | undefined): boolean {
+  return NOATIME !== 0 && (euid === 0 || euid === owner);
+}
+
+/** `owner`: the file's uid as the walk's lstat saw it. */
+export function openSourceFile(path: Uint8Array, owner: number): number {
   let fd: number;
   try {
-    fd = openNoAtime(Buffer.from(path));
+    fd = openNoAtime(Buffer.from(path), owner);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('it was replaced by a symbolic link after it was listed');
     throw err;
@@ -33,8 +44,8 @@ export function openSourceFile(path: Uint8Array): number {
   }
 }
 
-function openNoAtime(path: Buffer): number {
-  if (NOATIME === 0) return fs.openSync(path, FLAGS);
+function openNoAtime(path: Buffer, owner: number): number {
+  if (!tryNoAtime(owner, EUID)) return fs.openSync(path, FLAGS);
   try {
     return fs.openSync(path, FLAGS | NOATIME);
   } catch (err) {

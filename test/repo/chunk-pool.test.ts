@@ -9,6 +9,8 @@ import { Repository } from '../../repo/repository.js';
 import { pseudoRandom, tempDir } from '../helpers.js';
 
 const MiB = 1024 * 1024;
+/** The uid of the files the tests write. */
+const me = process.geteuid!();
 
 it('small files through read workers, large ones streamed, grown, replaced and vanished ones: content reads back byte for byte, or an error', { timeout: 60_000 }, async () => {
   const dir = await tempDir();
@@ -31,8 +33,8 @@ it('small files through read workers, large ones streamed, grown, replaced and v
     await fs.writeFile(grown.p, grown.data);
 
     const results = await Promise.all([
-      ...files.map((f) => pool.chunkFile(Buffer.from(f.p), f.data.length)),
-      pool.chunkFile(Buffer.from(grown.p), 10),
+      ...files.map((f) => pool.chunkFile(Buffer.from(f.p), f.data.length, me)),
+      pool.chunkFile(Buffer.from(grown.p), 10, me),
     ]);
     await repo.flush();
     for (const [i, f] of [...files, grown].entries()) {
@@ -50,13 +52,13 @@ it('small files through read workers, large ones streamed, grown, replaced and v
     const link = path.join(dir, 'link');
     await fs.symlink(files[2].p, link);
     for (const size of [5, 5 * MiB]) {
-      await assert.rejects(pool.chunkFile(Buffer.from(fifo), size), (err: unknown) => err instanceof SourceReadError && /no longer a regular file/.test(err.message));
-      await assert.rejects(pool.chunkFile(Buffer.from(link), size), (err: unknown) => err instanceof SourceReadError && /replaced by a symbolic link/.test(err.message));
+      await assert.rejects(pool.chunkFile(Buffer.from(fifo), size, me), (err: unknown) => err instanceof SourceReadError && /no longer a regular file/.test(err.message));
+      await assert.rejects(pool.chunkFile(Buffer.from(link), size, me), (err: unknown) => err instanceof SourceReadError && /replaced by a symbolic link/.test(err.message));
     }
 
     const missing = path.join(dir, 'missing');
-    await assert.rejects(pool.chunkFile(Buffer.from(missing), 5), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message) && err.message.includes(missing));
-    await assert.rejects(pool.chunkFile(Buffer.from(missing), 5 * MiB), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message));
+    await assert.rejects(pool.chunkFile(Buffer.from(missing), 5, me), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message) && err.message.includes(missing));
+    await assert.rejects(pool.chunkFile(Buffer.from(missing), 5 * MiB, me), (err: unknown) => err instanceof SourceReadError && /ENOENT/.test(err.message));
   } finally {
     await pool.close();
     await repo.close();
@@ -76,10 +78,10 @@ it('a second pair of workers starts only when files overlap, and two streams run
       }),
     );
     // One file at a time, as a backup in which few files changed finds them.
-    for (const p of files.slice(0, 5)) await pool.chunkFile(Buffer.from(p), 10_000);
+    for (const p of files.slice(0, 5)) await pool.chunkFile(Buffer.from(p), 10_000, me);
     assert.equal(pool['workers'].length, 1);
     assert.equal(pool['readers'].length, 1);
-    await Promise.all(files.map((p) => pool.chunkFile(Buffer.from(p), 10_000)));
+    await Promise.all(files.map((p) => pool.chunkFile(Buffer.from(p), 10_000, me)));
     assert.equal(pool['workers'].length, 2);
     assert.equal(pool['readers'].length, 2);
   } finally {

@@ -6,9 +6,9 @@ export function holdChunking(): { release: () => void; restore: () => void } {
   const original = ChunkPool.prototype.chunkFile;
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number): Promise<ChunkResult> {
+  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
     await held;
-    return original.call(this, p, size);
+    return original.call(this, p, size, owner);
   };
   return {
     release,
