@@ -61,5 +61,5 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
         return;
       }
     }
-  });
+  }, 'none', { syncIndex: false });
 }

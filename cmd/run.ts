@@ -9,7 +9,9 @@ export type LockMode = 'none' | 'shared' | 'exclusive';
 /**
  * Opens the repository for a command and always closes it (releasing the cache and the
  * lock). With a lock, the index is read only once the lock is held: a prune that runs
- * while this process waits replaces index files and deletes packs.
+ * while this process waits replaces index files and deletes packs. Commands that never
+ * look up a blob pass `syncIndex: false`: they skip listing `index/`, and still work when
+ * an index file is damaged.
  */
 export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output, lock?: LockHandle) => Promise<T>, lock: LockMode = 'none', open: Partial<OpenOptions> = {}): Promise<T> {
   const out = new Output(!!args.json, !!args.quiet);
@@ -26,7 +28,7 @@ export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository,
       },
     });
     try {
-      await repo.syncIndex();
+      if (open.syncIndex !== false) await repo.syncIndex();
       return await fn(repo, out, handle);
     } finally {
       await handle.release();

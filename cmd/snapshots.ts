@@ -43,5 +43,5 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     out.print('-'.repeat(fmt(header).length));
     for (const r of rows) out.print(fmt(r));
     out.print(`${refs.length} snapshots`);
-  });
+  }, 'none', { syncIndex: false });
 }

@@ -48,5 +48,5 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     }
     out.emit({ message_type: 'summary', changed });
     out.print(`changed ${changed} of ${refs.length} snapshots`);
-  }, 'shared');
+  }, 'shared', { syncIndex: false });
 }

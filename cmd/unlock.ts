@@ -16,5 +16,5 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     const removed = await removeLocks(repo, args.removeAll, (id, err) => out.warn(`warning: locks/${id} cannot be read (${err.message}); \`cairn unlock --remove-all\` removes it`));
     out.emit({ message_type: 'unlock', removed });
     out.print(removed.length === 0 ? 'no lock to remove' : `removed ${removed.length} lock${removed.length === 1 ? '' : 's'}`);
-  });
+  }, 'none', { syncIndex: false });
 }

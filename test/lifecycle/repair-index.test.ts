@@ -38,7 +38,8 @@ test('a damaged index file and a deleted one: repair index rebuilds the index fr
   await fs.rm(path.join(t.repo, 'index', deleted));
   const soundBytes = await fs.readFile(path.join(t.repo, 'index', sound));
 
-  // Before: every command that needs the index stops, and says what to do.
+  // Before: commands that need no index still work; every one that does stops, and says what to do.
+  assert.equal((await t.ok(['snapshots', '--json'])).stdout.match(/"short_id"/g)?.length, 3);
   const before = await t.run(['restore', 'latest', '--target', path.join(t.dir, 'broken')]);
   assert.notEqual(before.code, 0);
   assert.match(before.stderr, new RegExp(`index/${damaged} is damaged: .*Run \`cairn repair index\``));
