@@ -7,6 +7,7 @@ import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 import { restoreImageCommand } from './restore-image.js';
 import { UsageError } from './usage-error.js';
+import { OVERWRITE_POLICIES, type OverwritePolicy } from '../repo/overwrite-policy.js';
 
 export const command = 'restore <snapshot>';
 export const describe = 'restore a snapshot, or SNAPSHOT:/sub/path, into a directory';
@@ -17,7 +18,13 @@ export const builder = (y: Argv) =>
     .option('image', { type: 'boolean', default: false, describe: 'write an image snapshot back as a whole image' })
     .option('include', { ...repeatable('restore only paths matching this pattern'), alias: 'i' })
     .option('exclude', { ...repeatable('do not restore paths matching this pattern'), alias: 'e' })
-    .option('verify', { type: 'boolean', default: false, describe: 're-read restored files and compare them with the snapshot' });
+    .option('verify', { type: 'boolean', default: false, describe: 're-read restored files and compare them with the snapshot' })
+    .option('overwrite', {
+      choices: OVERWRITE_POLICIES,
+      default: 'always' as OverwritePolicy,
+      describe: 'files already in the target: always replace them; if-changed: only where size or mtime differ from the snapshot; if-newer: only where the snapshot is newer; never',
+    })
+    .option('delete', { type: 'boolean', default: false, describe: 'also remove what the target holds beyond the snapshot, so it ends up as the snapshot was' });
 
 interface Args extends GlobalArgs {
   snapshot: string;
@@ -26,13 +33,20 @@ interface Args extends GlobalArgs {
   exclude: string[];
   verify: boolean;
   image: boolean;
+  overwrite: OverwritePolicy;
+  delete: boolean;
 }
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
   const { snapshot, subpath } = splitSnapshotArg(args.snapshot);
   if (args.image) {
-    if (subpath !== '/' || args.include.length || args.exclude.length) throw new UsageError('--image restores the whole image: drop the :/path, --include and --exclude, or drop --image to restore files');
+    if (subpath !== '/' || args.include.length || args.exclude.length || args.delete || args.overwrite !== 'always') {
+      throw new UsageError('--image restores the whole image: drop the :/path, --include, --exclude, --delete and --overwrite, or drop --image to restore files');
+    }
     return restoreImageCommand(args, snapshot);
+  }
+  if (args.delete && (args.include.length || args.exclude.length)) {
+    throw new UsageError('--delete makes the target what the snapshot holds: it cannot be combined with --include or --exclude (restore a sub-directory with SNAPSHOT:/path instead)');
   }
   await withRepository(args, async (repo, out) => {
     const ref = await resolveSnapshot(repo, snapshot);
@@ -45,12 +59,14 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       include: args.include,
       exclude: args.exclude,
       verify: args.verify,
+      overwrite: args.overwrite,
+      delete: args.delete,
       connections: args.connections,
       // Only when someone sees it: the totals take a walk of the snapshot of their own.
       onProgress:
         out.showProgress || out.json
           ? (p) => {
-              out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes));
+              out.status(progressLine(started, p.files + p.skipped, p.bytes + p.skippedBytes, p.totalFiles, p.totalBytes));
               out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
             }
           : undefined,
@@ -58,10 +74,12 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     });
     out.clearStatus();
     const seconds = (Date.now() - started) / 1000;
-    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds, ...retrySummaryFields(repo.backend) });
+    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, files_skipped: p.skipped, entries_deleted: args.delete ? p.deleted : undefined, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds, ...retrySummaryFields(repo.backend) });
     const retried = retrySummaryLine(repo.backend);
     if (retried) out.print(retried);
-    out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${args.verify ? `; verified ${p.verified} files` : ''}`);
+    const skipped = p.skipped ? `; left ${p.skipped} as they were (--overwrite ${args.overwrite})` : '';
+    const deleted = args.delete ? `; deleted ${p.deleted} entries not in the snapshot` : '';
+    out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${skipped}${deleted}${args.verify ? `; verified ${p.verified} files` : ''}`);
     if (p.errors > 0) {
       out.warn(`${p.errors} files could not be restored (see the errors above); everything else was restored`);
       process.exitCode = EXIT_ERROR;

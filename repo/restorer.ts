@@ -16,6 +16,7 @@ import { nameBytes, TreeNode } from './tree.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { fromHex } from './hex.js';
 import { writeXattrs } from './xattrs.js';
+import { existingAction, OverwritePolicy } from './overwrite-policy.js';
 
 const execFileP = promisify(execFile);
 /** Metadata calls in flight at once (mkdir, symlink, chown, chmod, utimes). */
@@ -28,6 +29,13 @@ export interface RestoreOptions {
   include?: string[];
   exclude?: string[];
   verify?: boolean;
+  /** What to do with names that already exist in the target; default 'always'. */
+  overwrite?: OverwritePolicy;
+  /**
+   * Remove what the target's directories hold beyond the snapshot, so the target ends up
+   * as the snapshot was. Only for a whole directory, without include or exclude patterns.
+   */
+  delete?: boolean;
   /** Pack reads in flight (--connections); default 4. */
   connections?: number;
   /** With it, the totals are counted before anything is restored, by a walk of their own. */
@@ -42,6 +50,11 @@ export interface RestoreProgress {
   totalBytes: number;
   errors: number;
   verified: number;
+  /** Files and special files whose content the overwrite policy left as it was. */
+  skipped: number;
+  skippedBytes: number;
+  /** Entries that --delete removed (a removed directory counts once). */
+  deleted: number;
 }
 
 export class NoSpaceError extends Error {
@@ -80,7 +93,7 @@ const BATCHES_IN_FLIGHT = 2;
  * nodes, not the whole snapshot's (the bench's 62,000 files held 120 MB of heap).
  */
 export async function restore(repo: Repository, tree: string, opts: RestoreOptions): Promise<RestoreProgress> {
-  const progress: RestoreProgress = { files: 0, bytes: 0, totalFiles: 0, totalBytes: 0, errors: 0, verified: 0 };
+  const progress: RestoreProgress = { files: 0, bytes: 0, totalFiles: 0, totalBytes: 0, errors: 0, verified: 0, skipped: 0, skippedBytes: 0, deleted: 0 };
   const report = throttle(() => opts.onProgress?.(progress), 100);
   const fail = (p: Buffer | string, err: Error) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new NoSpaceError(p.toString());
@@ -91,6 +104,12 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   await fs.mkdir(target, { recursive: true });
 
   const start = await findNode(repo, tree, opts.subpath ?? '/');
+  const policy = opts.overwrite ?? 'always';
+  if (opts.delete && (start.type !== 'dir' || opts.include?.length || opts.exclude?.length)) {
+    throw new Error('--delete makes the target what the snapshot holds, so it needs a whole directory: drop --include and --exclude, and name a directory, not a file');
+  }
+  /** For --delete: per directory of the target, the names the snapshot has in it. */
+  const wanted = new Map<string, Set<string>>();
   const excluded = compileExcludes(opts.exclude ?? []);
   const included = opts.include?.length ? compileIncludes(opts.include) : () => true;
   async function* selected(): AsyncGenerator<Item> {
@@ -122,13 +141,37 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   };
   // The first name of a hard-linked inode gets the content; later names link to it.
   const firstLink = new Map<string, string>();
-  const links: { dest: string; first: string }[] = [];
+  const links: { dest: string; first: string; node: TreeNode }[] = [];
   const inFlight: Promise<void>[] = [];
   let files: Item[] = [];
   let specials: Item[] = [];
   let blobs = 0;
 
-  const restoreBatch = async (files: Item[], specials: Item[]) => {
+  /** Leaves out what the overwrite policy keeps; a kept file still gets the snapshot's metadata. */
+  const sift = async (items: Item[]): Promise<Item[]> => {
+    if (policy === 'always') return items;
+    const out: Item[] = [];
+    await mapLimit(items, METADATA_CONCURRENCY, async (it) => {
+      const action = existingAction(policy, it.node, await existing(destBytes(it)));
+      if (action === 'restore') {
+        out.push(it);
+        return;
+      }
+      progress.skipped++;
+      if (it.node.type === 'file') progress.skippedBytes += it.node.size;
+      if (action === 'keep') {
+        try {
+          await applyMetadata(destBytes(it), it.node);
+        } catch (err) {
+          fail(destBytes(it), err as Error);
+        }
+      }
+    });
+    return out;
+  };
+
+  const restoreBatch = async (allFiles: Item[], allSpecials: Item[]) => {
+    const [files, specials] = [await sift(allFiles), await sift(allSpecials)];
     const withXattrs: Item[] = [];
     const specialsDone = mapLimit(specials, METADATA_CONCURRENCY, async (it) => {
       try {
@@ -191,6 +234,12 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
     for await (const it of selected()) {
       const n = it.node;
       if (!counted && n.type === 'file') countFile(n);
+      if (opts.delete) {
+        const cut = it.dest.lastIndexOf('/');
+        const dir = it.dest.slice(0, cut);
+        if (!wanted.has(dir)) wanted.set(dir, new Set());
+        wanted.get(dir)!.add(it.dest.slice(cut + 1));
+      }
       if (n.type === 'dir') {
         dirs.push(it);
         // Many at once: each is a round trip through libuv's thread pool, and a missing
@@ -217,7 +266,7 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
         const key = n.links > 1 ? `${n.device}:${n.inode}` : undefined;
         const first = key ? firstLink.get(key) : undefined;
         if (first) {
-          links.push({ dest: it.dest, first });
+          links.push({ dest: it.dest, first, node: n });
           continue;
         }
         if (key) firstLink.set(key, it.dest);
@@ -239,11 +288,19 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   for (const l of links) {
     const dest = destBytes(l);
     try {
+      if (policy !== 'always' && (await linkStays(policy, l, dest))) {
+        progress.skipped++;
+        continue;
+      }
       await replacing(dest, () => fs.link(destBytes({ dest: l.first }), dest));
       progress.files++;
     } catch (err) {
       fail(dest, err as Error);
     }
+  }
+
+  if (opts.delete) {
+    for (const dir of [target.toString('latin1'), ...dirs.map((d) => d.dest)]) await deleteExtras(dir, wanted.get(dir), progress, fail);
   }
 
   // Directory metadata last (writing into a directory changes its mtime), deepest first
@@ -266,6 +323,49 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   }
   opts.onProgress?.(progress);
   return progress;
+}
+
+async function existing(dest: Buffer) {
+  try {
+    return await fs.lstat(dest, { bigint: true });
+  } catch {
+    // Whatever stands in the way of a restore is reported when the restore meets it.
+    return undefined;
+  }
+}
+
+/** Whether a later name of a hard-linked file stays as it is under the overwrite policy. */
+async function linkStays(policy: OverwritePolicy, l: { first: string; node: TreeNode }, dest: Buffer): Promise<boolean> {
+  const st = await existing(dest);
+  if (!st) return false;
+  if (policy !== 'if-changed') return existingAction(policy, l.node, st) === 'skip';
+  // if-changed: it stays only if it already is a link to the first name.
+  const first = await existing(destBytes({ dest: l.first }));
+  return first !== undefined && first.ino === st.ino && first.dev === st.dev;
+}
+
+/** Removes the entries of a restored directory that the snapshot does not have there. */
+async function deleteExtras(dir: string, keep: Set<string> | undefined, progress: RestoreProgress, fail: (p: Buffer, err: Error) => void): Promise<void> {
+  const d = Buffer.from(dir, 'latin1');
+  // Never through a symlink: what it points at is outside the restore.
+  if (!(await existing(d))?.isDirectory()) return;
+  let names: Buffer[];
+  try {
+    names = await fs.readdir(d, { encoding: 'buffer' });
+  } catch (err) {
+    fail(d, err as Error);
+    return;
+  }
+  for (const name of names) {
+    if (keep?.has(name.toString('latin1'))) continue;
+    const p = Buffer.concat([d, Buffer.from('/'), name]);
+    try {
+      await fs.rm(p, { recursive: true, force: true });
+      progress.deleted++;
+    } catch (err) {
+      fail(p, err as Error);
+    }
+  }
 }
 
 async function verifyFile(repo: Repository, dest: Buffer, node: TreeNode): Promise<void> {

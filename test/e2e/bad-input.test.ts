@@ -97,9 +97,9 @@ test('a corrupted index file is named when the cache must read it', async () => 
   const bytes = await fs.readFile(idx.file);
   bytes[bytes.length - 20] ^= 1;
   await fs.writeFile(idx.file, bytes);
-  const r = await cairn(['--repo', repo, '--cache-dir', path.join(dir, 'fresh-cache'), 'snapshots'], env);
+  const r = await cairn(['--repo', repo, '--cache-dir', path.join(dir, 'fresh-cache'), 'ls', 'latest'], env);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`index/${path.basename(idx.file)} is damaged`));
+  assert.match(r.stderr, new RegExp(`index/${path.basename(idx.file)} is damaged: .*Run \`cairn repair index\``));
 });
 
 test('a truncated snapshot is named by snapshots and by restore', async () => {
