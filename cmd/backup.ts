@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { reportBackup, reportProgress } from './backup-report.js';
+import type { StdinBackupArgs } from './backup-stdin.js';
 import { GlobalArgs, repeatable } from './context.js';
-import { EXIT_PARTIAL } from './exit-codes.js';
 import { parseFilesFrom } from './files-from.js';
 import { parseSize } from './parse-size.js';
-import { formatBytes, progressLine } from './output.js';
-import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
 import { withRepository } from './run.js';
 import { trimMallocPeriodically } from './malloc-tuning.js';
 import { UsageError } from './usage-error.js';
@@ -15,7 +15,9 @@ export const describe = 'back up files and directories';
 
 export const builder = (y: Argv) =>
   y
-    .positional('paths', { type: 'string', array: true, describe: 'files and directories to back up' })
+    // Words after `--` are kept apart, as strings: a command's arguments (--stdin-from-command), or paths that start with "-".
+    .parserConfiguration({ 'populate--': true })
+    .positional('paths', { type: 'string', array: true, describe: 'files and directories to back up (with --stdin-from-command: the command and its arguments)' })
     .option('files-from', repeatable('read the paths to back up from a file, one per line ("-": stdin; # starts a comment)'))
     .option('files-from-raw', repeatable('read the paths to back up from a file, separated by NUL bytes (find -print0)'))
     .option('exclude', { ...repeatable('exclude paths matching this pattern (repeatable)'), alias: 'e' })
@@ -30,7 +32,10 @@ export const builder = (y: Argv) =>
     .option('time', { type: 'string', describe: 'snapshot time "YYYY-MM-DD HH:MM:SS" (default: now)' })
     .option('image', { type: 'string', describe: 'back up a disk image file or block device instead of files' })
     .option('plain', { type: 'boolean', default: false, describe: 'with --image: chunk the raw bytes, even where a file system is recognized' })
-    .option('used-only', { type: 'boolean', default: false, describe: 'with --image: store only the blocks the file systems mark in use' });
+    .option('used-only', { type: 'boolean', default: false, describe: 'with --image: store only the blocks the file systems mark in use' })
+    .option('stdin', { type: 'boolean', default: false, describe: 'back up what is read from standard input, as one file' })
+    .option('stdin-filename', { type: 'string', describe: 'with --stdin or --stdin-from-command: the name of that file (default: stdin)' })
+    .option('stdin-from-command', { type: 'boolean', default: false, describe: 'run the command given after `--` (no shell) and back up its output, as one file; no snapshot unless it exits 0' });
 
 interface BackupArgs extends GlobalArgs {
   paths?: string[];
@@ -49,16 +54,26 @@ interface BackupArgs extends GlobalArgs {
   image?: string;
   plain: boolean;
   usedOnly: boolean;
+  stdin: boolean;
+  stdinFilename?: string;
+  stdinFromCommand: boolean;
+  '--'?: string[];
 }
 
 export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
+  const given = [...(args.paths ?? []), ...(args['--'] ?? [])];
+  if (args.stdin || args.stdinFromCommand) {
+    const { backupStdinCommand } = await import('./backup-stdin.js');
+    return backupStdinCommand(args, stdinBackupArgs(args, given));
+  }
+  if (args.stdinFilename !== undefined) throw new UsageError('--stdin-filename names the file of --stdin or --stdin-from-command');
   if (args.image !== undefined) {
-    if (args.paths?.length || args.filesFrom.length || args.filesFromRaw.length) throw new UsageError('--image backs up one image; give no other paths');
+    if (given.length || args.filesFrom.length || args.filesFromRaw.length) throw new UsageError('--image backs up one image; give no other paths');
     const { backupImageCommand } = await import('./backup-image.js');
     return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force });
   }
   if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
-  const paths = [...(args.paths ?? [])];
+  const paths = given;
   for (const f of args.filesFrom) paths.push(...parseFilesFrom(await readArgFile(f, '--files-from'), false));
   for (const f of args.filesFromRaw) paths.push(...parseFilesFrom(await readArgFile(f, '--files-from-raw'), true));
   if (!paths.length) {
@@ -82,52 +97,69 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
       const started = Date.now();
       const stopTrimming = trimMallocPeriodically();
       const result = await prepared.run(repo, {
-        tags: args.tag.flatMap((t) => t.split(',')).filter(Boolean),
+        tags: tagList(args.tag),
         host: args.host,
         parent: args.force ? null : args.parent,
         time,
         scanTotals: out.showProgress || out.json,
-        onProgress: (p) => {
-          out.status(progressLine(started, p.files, p.bytes, p.totalFiles, p.totalBytes) + `, added ${formatBytes(p.addedBytes)}`);
-          out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_done: p.files, bytes_done: p.bytes, total_files: p.totalFiles, total_bytes: p.totalBytes, bytes_added: p.addedBytes, errors: p.errors });
-        },
+        onProgress: reportProgress(out, started),
         onFileError: (p, err) => {
           out.warn(`warning: cannot read ${p}: ${err.message} (skipped)`);
         },
       }).finally(stopTrimming);
-      const s = result.snapshot.summary!;
-      out.clearStatus();
-      out.emit({
-        message_type: 'summary',
-        snapshot_id: result.id,
-        files_new: s.filesNew,
-        files_changed: s.filesChanged,
-        files_unmodified: s.filesUnchanged,
-        dirs: s.dirs,
-        total_files_processed: s.totalFiles,
-        total_bytes_processed: s.totalBytes,
-        data_added: s.addedBytes,
-        data_added_raw: s.addedRawBytes,
-        errors: s.errors,
-        total_duration: s.durationSeconds,
-        ...retrySummaryFields(repo.backend),
-      });
-      out.print(`Files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged`);
-      out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
-      out.print(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${s.durationSeconds.toFixed(1)}s`);
-      const retried = retrySummaryLine(repo.backend);
-      if (retried) out.print(retried);
-      out.print(`snapshot ${result.id.slice(0, 8)} saved`);
-      if (s.errors > 0) {
-        out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);
-        process.exitCode = EXIT_PARTIAL;
-      }
+      reportBackup(out, repo, result);
     }, 'shared');
   } finally {
     // Also when the repository did not open (a wrong password, say): a walk left running
     // would keep the process alive.
     await prepared.cancel();
   }
+}
+
+/** Flags that choose or filter files, which a backup of one stream has none of. */
+function fileFlags(args: BackupArgs): string[] {
+  const set: [string, boolean][] = [
+    ['--files-from', args.filesFrom.length > 0],
+    ['--files-from-raw', args.filesFromRaw.length > 0],
+    ['--exclude', args.exclude.length > 0],
+    ['--exclude-file', args.excludeFile.length > 0],
+    ['--exclude-larger-than', args.excludeLargerThan !== undefined],
+    ['--exclude-caches', args.excludeCaches],
+    ['--one-file-system', args.oneFileSystem],
+    ['--image', args.image !== undefined],
+    ['--plain', args.plain],
+    ['--used-only', args.usedOnly],
+  ];
+  return set.filter(([, on]) => on).map(([flag]) => flag);
+}
+
+/** `given`: the positional words, the command's with --stdin-from-command (which wins over --stdin, as in restic). */
+function stdinBackupArgs(args: BackupArgs, given: string[]): StdinBackupArgs {
+  const flag = args.stdinFromCommand ? '--stdin-from-command' : '--stdin';
+  const clash = fileFlags(args);
+  if (clash.length) throw new UsageError(`${clash.join(', ')} cannot be used with ${flag}, which backs up one stream, not files`);
+  if (args.stdinFromCommand && !given.length) throw new UsageError('--stdin-from-command needs a command to run, e.g. `cairn backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb`');
+  if (!args.stdinFromCommand && given.length) throw new UsageError('--stdin backs up standard input and takes no paths (to back up what a command writes, use --stdin-from-command -- COMMAND ARGS...)');
+  if (!args.stdinFromCommand && !args.passwordFile && !args.passwordCommand && process.env.CAIRN_PASSWORD === undefined) {
+    throw new UsageError('--stdin reads the data from standard input, so the password cannot come from there: use --password-file, --password-command or CAIRN_PASSWORD');
+  }
+  const name = args.stdinFilename ?? 'stdin';
+  // Inside the snapshot, as restic does: "db.sql" is /db.sql, "dumps/db.sql" is /dumps/db.sql.
+  const file = path.posix.resolve('/', name);
+  if (file === '/') throw new UsageError(`--stdin-filename ${JSON.stringify(name)} does not name a file`);
+  return {
+    path: file,
+    command: args.stdinFromCommand ? given : undefined,
+    tags: tagList(args.tag),
+    host: args.host,
+    time: args.time ? parseTime(args.time) : undefined,
+    parent: args.force ? null : args.parent,
+  };
+}
+
+/** `--tag a,b --tag c`: a, b and c. */
+function tagList(tag: string[]): string[] {
+  return tag.flatMap((t) => t.split(',')).filter(Boolean);
 }
 
 /** A file named by a flag; "-" is stdin. */

@@ -12,7 +12,7 @@ import { Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
 import { Snapshot, SnapshotSummary } from './snapshot.js';
 import { encodeBytes, nameBytes, sameNodes, TreeNode } from './tree.js';
-import { findParent } from './snapshot-select.js';
+import { resolveParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
 import { joinPath } from './path-bytes.js';
 import { SourceWalk, WalkFailedError } from './source-walk.js';
@@ -91,7 +91,7 @@ export class PreparedBackup {
     const { paths } = this;
     const host = opts.host ?? os.hostname();
     const tags = opts.tags ?? [];
-    const parent = opts.parent === null ? undefined : opts.parent ? { id: opts.parent, snapshot: await repo.loadSnapshot(opts.parent) } : await findParent(repo, host, paths);
+    const parent = await resolveParent(repo, host, paths, opts.parent);
     const archiver = new Archiver(repo, pool, this.walk, opts);
     if (opts.scanTotals) this.walk.count((t) => archiver.setTotals(t));
     const tree = await archiver.saveRoots(this.roots, parent?.snapshot.tree);

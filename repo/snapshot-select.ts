@@ -3,8 +3,13 @@ import { SnapshotRef } from './snapshot.js';
 import { SnapshotNotFoundError } from './errors/snapshot-not-found-error.js';
 import { groupSnapshots } from './retention.js';
 
-/** The latest file snapshot of the same host and the same set of paths. */
-export async function findParent(repo: Repository, host: string, paths: string[]): Promise<SnapshotRef | undefined> {
+/**
+ * A backup's parent: the snapshot given by id, none for null, else the latest file
+ * snapshot of the same host and the same set of paths.
+ */
+export async function resolveParent(repo: Repository, host: string, paths: string[], parent: string | null | undefined): Promise<SnapshotRef | undefined> {
+  if (parent === null) return undefined;
+  if (parent) return { id: parent, snapshot: await repo.loadSnapshot(parent) };
   const want = [...paths].sort().join('\0');
   const all = await repo.listSnapshots(() => {});
   return all.filter((r) => r.snapshot.kind === 'files' && r.snapshot.host === host && [...r.snapshot.paths].sort().join('\0') === want).pop();

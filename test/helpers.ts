@@ -47,7 +47,7 @@ export interface RunResult {
 }
 
 /** Runs `cairn ARGS` with a weak KDF (fast tests) and the given env. */
-export function cairn(args: string[], env: Record<string, string> = {}, opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function cairn(args: string[], env: Record<string, string> = {}, opts: { input?: string | Uint8Array; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CAIRN_BIN, ...args], {
       env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...env },
@@ -64,6 +64,17 @@ export function cairn(args: string[], env: Record<string, string> = {}, opts: { 
       resolve({ code, signal, stdout, stderr });
     });
     child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** The stdout of `cairn ARGS` as bytes (a dump), rejecting unless it exits 0. */
+export function cairnStdout(args: string[], env: Record<string, string> = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...env } });
+    const parts: Buffer[] = [];
+    child.stdout.on('data', (d) => parts.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(parts)) : reject(new Error(`cairn ${args.join(' ')} exited ${code}`))));
   });
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { cairn, diffDigests, sha256, tempDir, treeDigest } from '../helpers.js';
+import { cairn, cairnStdout, diffDigests, sha256, tempDir, treeDigest } from '../helpers.js';
 import { getAttribute, setAttribute } from 'fs-xattr';
 import { makeFixtureTree } from './fixture-tree.js';
 
@@ -156,7 +156,7 @@ test('snapshots, ls and dump, in text and --json', async () => {
   assert.ok(nodes.some((n) => n.path === path.join(src, 'docs/deep/er/random.bin') && n.size === 3 * 1024 * 1024 + 17));
 
   const file = path.join(src, 'docs/deep/er/random.bin');
-  const dump = await dumpBytes([...g, 'dump', 'latest', file]);
+  const dump = await cairnStdout([...g, 'dump', 'latest', file], env);
   assert.equal(sha256(dump), sha256(await fs.readFile(file)));
 
   const bad = await cairn([...g, 'ls', 'ab'], env);
@@ -224,18 +224,6 @@ test('a file that cannot be read is reported and skipped, and the run exits 3', 
   assert.match(b.stderr, /cannot read \/proc\/self\/mem/);
   assert.match(b.stdout, /snapshot [0-9a-f]{8} saved/);
 });
-
-async function dumpBytes(args: string[]): Promise<Buffer> {
-  const { spawn } = await import('node:child_process');
-  const { CAIRN_BIN } = await import('../helpers.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, ...env, CAIRN_TEST_WEAK_KDF: '1' } });
-    const parts: Buffer[] = [];
-    child.stdout.on('data', (d) => parts.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(parts)) : reject(new Error(`dump exited ${code}`))));
-  });
-}
 
 test('a backup of / holds the top-level entries, and restores them', { skip: process.getuid?.() !== 0 ? 'needs root to create a directory in /' : false }, async () => {
   const { dir, g } = await setup();
