@@ -5,6 +5,7 @@ import { commands } from './commands.js';
 import { Output } from './output.js';
 import { exitCodeFor, messageFor } from './exit-codes.js';
 import { tuneMalloc } from './malloc-tuning.js';
+import { attachStdinDashes } from './stdin-dash.js';
 
 // The AWS SDK warns on every run that its 2027 releases will need Node 22. That is
 // news for whoever maintains cairn, not for its users; the SDK documents this variable
@@ -20,7 +21,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(0);
 });
 
-let cli = yargs(hideBin(process.argv))
+let cli = yargs(attachStdinDashes(hideBin(process.argv)))
   .scriptName('cairn')
   .usage('$0 <command> [options]\n\nDeduplicating, encrypted backups of file trees and disk images.')
   .option('repo', { alias: 'r', type: 'string', describe: 'repository location (default: $CAIRN_REPOSITORY, else a repository under your data directory)' })

@@ -123,6 +123,13 @@ test('--files-from and --files-from-raw name what to back up', async () => {
   assert.match(ls.stdout, /docs\/deep\/small\.txt/);
   assert.doesNotMatch(ls.stdout, /dup-a\.bin/);
 
+  // "-" reads the list from stdin, also written as a separate word.
+  const piped = await cairn([...g, 'backup', '--json', '--files-from', '-'], env, { input: `${path.join(src, 'docs/deep')}\n` });
+  assert.equal(piped.code, 0, piped.stderr);
+  const id = piped.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.message_type === 'summary').snapshot_id;
+  const all = JSON.parse((await cairn([...g, 'snapshots', '--json'], env)).stdout) as { id: string; paths: string[] }[];
+  assert.deepEqual(all.find((s) => s.id === id)?.paths, [path.join(src, 'docs/deep')]);
+
   await fs.writeFile(list, '# nothing\n');
   const empty = await cairn([...g, 'backup', '--files-from', list], env);
   assert.notEqual(empty.code, 0);
