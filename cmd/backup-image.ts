@@ -8,6 +8,7 @@ import { GlobalArgs } from './context.js';
 import { EXIT_PARTIAL } from './exit-codes.js';
 import { formatBytes, formatDuration } from './output.js';
 import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
+import { savedLine } from './backup-report.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
 
@@ -20,6 +21,7 @@ export interface ImageBackupArgs {
   time?: Date;
   parent?: string;
   force: boolean;
+  dryRun: boolean;
 }
 
 export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Promise<void> {
@@ -31,6 +33,7 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
   const sourceStat = st.isFile() ? { size: Number(st.size), inode: Number(st.ino), device: Number(st.dev), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) } : undefined;
   try {
     await withRepository(g, async (repo, out) => {
+      repo.dryRun = a.dryRun;
       const started = Date.now();
       const result = await backupImage(repo, src, {
         sourceName: path.resolve(a.source),
@@ -53,7 +56,8 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
       out.clearStatus();
       out.emit({
         message_type: 'summary',
-        snapshot_id: result.id,
+        snapshot_id: repo.dryRun ? null : result.id,
+        dry_run: repo.dryRun || undefined,
         kind: 'image',
         unchanged_since: result.unchangedSince,
         mode: img.mode,
@@ -70,11 +74,11 @@ export async function backupImageCommand(g: GlobalArgs, a: ImageBackupArgs): Pro
       const fsList = img.fileSystems.map((f) => `/${f.dir} (${f.type})`).join(', ');
       if (result.unchangedSince) out.print(`Image file unchanged since snapshot ${result.unchangedSince.slice(0, 8)} (same size, times and inode): not read again; use --force to re-read it`);
       out.print(`Image ${a.source}: ${formatBytes(img.size)}, ${formatBytes(img.size - img.storedBytes)} of holes, ${img.mode === 'fs' ? `file systems ${fsList || 'none'}, ${s.totalFiles} files` : 'plain'}${img.usedOnly ? ', used blocks only' : ''}`);
-      out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
+      out.print(`${repo.dryRun ? 'Would add' : 'Added'} to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
       out.print(`Processed ${formatBytes(img.size)} in ${s.durationSeconds.toFixed(1)}s`);
       const retried = retrySummaryLine(repo.backend);
       if (retried) out.print(retried);
-      out.print(`snapshot ${result.id.slice(0, 8)} saved`);
+      out.print(savedLine(repo, result.id));
       if (result.warnings > 0) {
         out.warn(`${result.warnings} warnings: parts of the image could not be parsed and were stored as raw bytes (see above)`);
         process.exitCode = EXIT_PARTIAL;

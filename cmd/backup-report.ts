@@ -12,12 +12,18 @@ export function reportProgress(out: Output, started: number): (p: BackupProgress
   };
 }
 
+/** The last line of a backup's summary. */
+export function savedLine(repo: Repository, id: string): string {
+  return repo.dryRun ? 'dry run: nothing was written to the repository (no data, index or snapshot)' : `snapshot ${id.slice(0, 8)} saved`;
+}
+
 export function reportBackup(out: Output, repo: Repository, result: BackupResult): void {
   const s = result.snapshot.summary!;
   out.clearStatus();
   out.emit({
     message_type: 'summary',
-    snapshot_id: result.id,
+    snapshot_id: repo.dryRun ? null : result.id,
+    dry_run: repo.dryRun || undefined,
     files_new: s.filesNew,
     files_changed: s.filesChanged,
     files_unmodified: s.filesUnchanged,
@@ -31,11 +37,11 @@ export function reportBackup(out: Output, repo: Repository, result: BackupResult
     ...retrySummaryFields(repo.backend),
   });
   out.print(`Files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged`);
-  out.print(`Added to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
+  out.print(`${repo.dryRun ? 'Would add' : 'Added'} to the repository: ${formatBytes(s.addedBytes)} (${formatBytes(s.addedRawBytes)} before compression)`);
   out.print(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${s.durationSeconds.toFixed(1)}s`);
   const retried = retrySummaryLine(repo.backend);
   if (retried) out.print(retried);
-  out.print(`snapshot ${result.id.slice(0, 8)} saved`);
+  out.print(savedLine(repo, result.id));
   if (s.errors > 0) {
     out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);
     process.exitCode = EXIT_PARTIAL;

@@ -14,10 +14,12 @@ export interface StdinBackupArgs {
   host?: string;
   time?: Date;
   parent?: string | null;
+  dryRun: boolean;
 }
 
 export async function backupStdinCommand(g: GlobalArgs, a: StdinBackupArgs): Promise<void> {
   await withRepository(g, async (repo, out) => {
+    repo.dryRun = a.dryRun;
     const started = Date.now();
     // The command starts at the first read, with the repository open: a password asked for
     // on the terminal comes before any prompt of the command's.

@@ -33,6 +33,7 @@ export const builder = (y: Argv) =>
     .option('image', { type: 'string', describe: 'back up a disk image file or block device instead of files' })
     .option('plain', { type: 'boolean', default: false, describe: 'with --image: chunk the raw bytes, even where a file system is recognized' })
     .option('used-only', { type: 'boolean', default: false, describe: 'with --image: store only the blocks the file systems mark in use' })
+    .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'read, chunk and compress as a backup would, and say what it would add, but write nothing' })
     .option('stdin', { type: 'boolean', default: false, describe: 'back up what is read from standard input, as one file' })
     .option('stdin-filename', { type: 'string', describe: 'with --stdin or --stdin-from-command: the name of that file (default: stdin)' })
     .option('stdin-from-command', { type: 'boolean', default: false, describe: 'run the command given after `--` (no shell) and back up its output, as one file; no snapshot unless it exits 0' });
@@ -54,6 +55,7 @@ interface BackupArgs extends GlobalArgs {
   image?: string;
   plain: boolean;
   usedOnly: boolean;
+  dryRun: boolean;
   stdin: boolean;
   stdinFilename?: string;
   stdinFromCommand: boolean;
@@ -70,7 +72,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   if (args.image !== undefined) {
     if (given.length || args.filesFrom.length || args.filesFromRaw.length) throw new UsageError('--image backs up one image; give no other paths');
     const { backupImageCommand } = await import('./backup-image.js');
-    return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force });
+    return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force, dryRun: args.dryRun });
   }
   if (args.plain || args.usedOnly) throw new UsageError('--plain and --used-only go with --image SOURCE');
   const paths = given;
@@ -94,6 +96,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   const prepared = new PreparedBackup({ paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem, maxFileSize });
   try {
     await withRepository(args, async (repo, out) => {
+      repo.dryRun = args.dryRun;
       const started = Date.now();
       const stopTrimming = trimMallocPeriodically();
       const result = await prepared.run(repo, {
@@ -154,6 +157,7 @@ function stdinBackupArgs(args: BackupArgs, given: string[]): StdinBackupArgs {
     host: args.host,
     time: args.time ? parseTime(args.time) : undefined,
     parent: args.force ? null : args.parent,
+    dryRun: args.dryRun,
   };
 }
 

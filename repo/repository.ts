@@ -108,6 +108,12 @@ export class Repository {
   readonly hashBlob: (data: Uint8Array) => Uint8Array;
   /** Stored bytes and plaintext bytes of blobs added in this session. */
   readonly added = { blobs: 0, storedBytes: 0, rawBytes: 0 };
+  /**
+   * `backup --dry-run`: blobs are still hashed, compressed and sealed, and counted in
+   * `added`, so the summary says what the backup would add; but no pack, index file or
+   * snapshot is written.
+   */
+  dryRun = false;
   private onIndexError?: (name: string, err: Error) => void;
 
   private constructor(
@@ -341,6 +347,7 @@ export class Repository {
     this.added.blobs++;
     this.added.storedBytes += b.stored.length;
     this.added.rawBytes += b.rawLength;
+    if (this.dryRun) return;
     await this.packWriters()[type].add(b);
   }
 
@@ -395,7 +402,9 @@ export class Repository {
 
   // ---- snapshots ----
 
+  /** In a dry run nothing is saved, and the id is empty. */
   async saveSnapshot(s: Snapshot): Promise<string> {
+    if (this.dryRun) return '';
     const stored = sealJson(this.key.encrypt, s);
     const name = await objectName(stored);
     await this.backend.save({ type: 'snapshots', name }, stored);
