@@ -3,6 +3,7 @@
 import * as backup from './backup.js';
 import * as cat from './cat.js';
 import * as check from './check.js';
+import * as copy from './copy.js';
 import * as diff from './diff.js';
 import * as dump from './dump.js';
 import * as find from './find.js';
@@ -20,4 +21,4 @@ import * as stats from './stats.js';
 import * as tag from './tag.js';
 import * as unlock from './unlock.js';
 
-export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, forget, prune, check, repair, stats, tag, key, unlock, cat];
+export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, prune, check, repair, stats, tag, key, unlock, cat];

@@ -11,10 +11,19 @@ export interface PasswordSources {
   passwordCommand?: string;
 }
 
-export async function readPassword(src: PasswordSources, prompt = 'enter password for repository: ', confirm = false): Promise<string> {
+/** How the sources are called on the command line, and the environment variable read after them. */
+export interface PasswordNames {
+  file: string;
+  command: string;
+  env: string;
+}
+
+export const REPO_PASSWORD: PasswordNames = { file: '--password-file', command: '--password-command', env: 'CAIRN_PASSWORD' };
+
+export async function readPassword(src: PasswordSources, prompt = 'enter password for repository: ', confirm = false, names = REPO_PASSWORD): Promise<string> {
   if (src.passwordFile) {
     const text = await fs.readFile(src.passwordFile, 'utf8').catch((err) => {
-      throw new UsageError(`cannot read --password-file ${src.passwordFile}: ${(err as Error).message}`);
+      throw new UsageError(`cannot read ${names.file} ${src.passwordFile}: ${(err as Error).message}`);
     });
     return firstLine(text);
   }
@@ -24,17 +33,18 @@ export async function readPassword(src: PasswordSources, prompt = 'enter passwor
       const { stdout } = await execFileP('/bin/sh', ['-c', src.passwordCommand], { maxBuffer: 1 << 20 });
       return firstLine(stdout);
     } catch (err) {
-      throw new UsageError(`--password-command failed: ${(err as Error).message.split('\n')[0]}`);
+      throw new UsageError(`${names.command} failed: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  if (process.env.CAIRN_PASSWORD !== undefined) return process.env.CAIRN_PASSWORD;
+  const fromEnv = process.env[names.env];
+  if (fromEnv !== undefined) return fromEnv;
   if (process.stdin.isTTY && process.stderr.isTTY) {
     const pw = await promptHidden(prompt);
     if (confirm && (await promptHidden('enter the password again: ')) !== pw) throw new UsageError('the passwords do not match');
     if (pw === '') throw new UsageError('an empty password is not allowed');
     return pw;
   }
-  throw new UsageError('no password given: use --password-file, --password-command or CAIRN_PASSWORD (or run on a terminal to be asked)');
+  throw new UsageError(`no password given: use ${names.file}, ${names.command} or ${names.env} (or run on a terminal to be asked)`);
 }
 
 function firstLine(s: string): string {

@@ -16,20 +16,29 @@ export type LockMode = 'none' | 'shared' | 'exclusive';
 export async function withRepository<T>(args: GlobalArgs, fn: (repo: Repository, out: Output, lock?: LockHandle) => Promise<T>, lock: LockMode = 'none', open: Partial<OpenOptions> = {}): Promise<T> {
   const out = new Output(!!args.json, !!args.quiet);
   const repo = await openRepository(args, out, lock === 'none' ? open : { ...open, syncIndex: false });
+  return withOpened(repo, args, out, (handle) => fn(repo, out, handle), lock, open.syncIndex !== false);
+}
+
+/**
+ * For a repository opened with `syncIndex: false` (or without a lock): takes the lock,
+ * reads the index if `syncIndex`, runs `fn`, and always releases the lock and closes the
+ * repository. `copy` uses it for its source repository.
+ */
+export async function withOpened<T>(repo: Repository, args: GlobalArgs, out: Output, fn: (lock?: LockHandle) => Promise<T>, lock: LockMode, syncIndex: boolean): Promise<T> {
   try {
-    if (lock === 'none') return await fn(repo, out);
+    if (lock === 'none') return await fn();
     let waiting = false;
     const handle = await acquireLock(repo, {
       exclusive: lock === 'exclusive',
       retryMs: args.retryLock ? parseDuration(args.retryLock, '--retry-lock') : 0,
       onWait: (holder) => {
-        if (!waiting) out.info(`waiting for ${describeLock(holder)}`);
+        if (!waiting) out.info(`waiting for ${describeLock(holder)} on ${repo.backend.location()}`);
         waiting = true;
       },
     });
     try {
-      if (open.syncIndex !== false) await repo.syncIndex();
-      return await fn(repo, out, handle);
+      if (syncIndex) await repo.syncIndex();
+      return await fn(handle);
     } finally {
       await handle.release();
     }

@@ -14,8 +14,14 @@ export interface MasterKey {
 const PART_BYTES = 32;
 export const MASTER_KEY_BYTES = 2 * PART_BYTES;
 
-export function newMasterKey(): MasterKey {
-  return { encrypt: new Uint8Array(randomBytes(PART_BYTES)), blobId: new Uint8Array(randomBytes(PART_BYTES)) };
+/**
+ * A fresh master key. Given `blobId` (another repository's, for `init --from-repo`), only
+ * the encryption key is fresh: both repositories then give a chunk the same id, which is
+ * what lets snapshots be copied between them without rewriting their trees.
+ */
+export function newMasterKey(blobId?: Uint8Array): MasterKey {
+  if (blobId !== undefined && blobId.length !== PART_BYTES) throw new RangeError(`a blob-id key must be ${PART_BYTES} bytes`);
+  return { encrypt: new Uint8Array(randomBytes(PART_BYTES)), blobId: blobId ? Uint8Array.from(blobId) : new Uint8Array(randomBytes(PART_BYTES)) };
 }
 
 /** encrypt (32) || blobId (32). The caller should wipe the result once it is sealed. */

@@ -47,6 +47,8 @@ export interface InitOptions extends OpenOptions {
   chunker?: ChunkerParams;
   packSize?: number;
   kdf?: Partial<KdfParams>;
+  /** Another repository's blob-id key (`init --from-repo`); fresh when absent. */
+  blobIdKey?: Uint8Array;
 }
 
 /**
@@ -133,7 +135,7 @@ export class Repository {
     await backend.create();
     if (await backend.isRepository()) throw new Error(`a repository already exists at ${backend.location()}`);
     const config = validateConfig(newConfig(toHex(randomBytes(32)), opts));
-    const master = newMasterKey();
+    const master = newMasterKey(opts.blobIdKey);
     const keyName = await saveKeyFile(backend, await createKeyFile(master, password, opts.kdf));
     await backend.save({ type: 'config', name: '' }, sealJson(master.encrypt, config));
     return Repository.finishOpen(backend, master, config, keyName, opts);

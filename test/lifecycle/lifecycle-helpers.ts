@@ -22,9 +22,16 @@ export async function makeRepo(packSize = '32K'): Promise<TestRepo> {
   const dir = await tempDir('cairn-life-');
   const src = path.join(dir, 'src');
   await fs.mkdir(src);
-  const repo = path.join(dir, 'repo');
+  const t = testRepo(dir, src, 'repo');
+  await t.ok(['init', '--pack-size', packSize]);
+  return t;
+}
+
+/** Commands on the repository `dir/name` (not created here), backing up `src`. */
+export function testRepo(dir: string, src: string, name: string, repoEnv: Record<string, string> = env): TestRepo {
+  const repo = path.join(dir, name);
   const g = ['--repo', repo, '--cache-dir', path.join(dir, 'cache')];
-  const run = (args: string[], extraEnv: Record<string, string> = {}) => cairn([...g, ...args], { ...env, ...extraEnv });
+  const run = (args: string[], extraEnv: Record<string, string> = {}) => cairn([...g, ...args], { ...repoEnv, ...extraEnv });
   const ok = async (args: string[], extraEnv: Record<string, string> = {}) => {
     const r = await run(args, extraEnv);
     assert.equal(r.code, 0, `cairn ${args.join(' ')} exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
@@ -40,7 +47,6 @@ export async function makeRepo(packSize = '32K'): Promise<TestRepo> {
       return summary.snapshot_id as string;
     },
   };
-  await ok(['init', '--pack-size', packSize]);
   return t;
 }
 
