@@ -22,8 +22,9 @@ export function reportBackup(out: Output, repo: Repository, result: BackupResult
   out.clearStatus();
   out.emit({
     message_type: 'summary',
-    snapshot_id: repo.dryRun ? null : result.id,
+    snapshot_id: repo.dryRun || result.unchangedSince ? null : result.id,
     dry_run: repo.dryRun || undefined,
+    unchanged_since: result.unchangedSince,
     files_new: s.filesNew,
     files_changed: s.filesChanged,
     files_unmodified: s.filesUnchanged,
@@ -41,7 +42,7 @@ export function reportBackup(out: Output, repo: Repository, result: BackupResult
   out.print(`Processed ${s.totalFiles} files, ${formatBytes(s.totalBytes)} in ${s.durationSeconds.toFixed(1)}s`);
   const retried = retrySummaryLine(repo.backend);
   if (retried) out.print(retried);
-  out.print(savedLine(repo, result.id));
+  out.print(result.unchangedSince ? `nothing changed since snapshot ${result.unchangedSince.slice(0, 8)}: no snapshot saved (--skip-if-unchanged)` : savedLine(repo, result.id));
   if (s.errors > 0) {
     out.warn(`${s.errors} files or directories could not be read and are missing from the snapshot (see the warnings above)`);
     process.exitCode = EXIT_PARTIAL;

@@ -15,6 +15,7 @@ export interface StdinBackupArgs {
   time?: Date;
   parent?: string | null;
   dryRun: boolean;
+  skipIfUnchanged: boolean;
 }
 
 export async function backupStdinCommand(g: GlobalArgs, a: StdinBackupArgs): Promise<void> {
@@ -24,7 +25,7 @@ export async function backupStdinCommand(g: GlobalArgs, a: StdinBackupArgs): Pro
     // The command starts at the first read, with the repository open: a password asked for
     // on the terminal comes before any prompt of the command's.
     const source = a.command ? commandOutput(a.command) : process.stdin;
-    const result = await backupStream(repo, source, { path: a.path, tags: a.tags, host: a.host, time: a.time, parent: a.parent, onProgress: reportProgress(out, started) });
+    const result = await backupStream(repo, source, { path: a.path, tags: a.tags, host: a.host, time: a.time, parent: a.parent, skipIfUnchanged: a.skipIfUnchanged, onProgress: reportProgress(out, started) });
     reportBackup(out, repo, result);
   }, 'shared');
 }

@@ -33,6 +33,7 @@ export const builder = (y: Argv) =>
     .option('image', { type: 'string', describe: 'back up a disk image file or block device instead of files' })
     .option('plain', { type: 'boolean', default: false, describe: 'with --image: chunk the raw bytes, even where a file system is recognized' })
     .option('used-only', { type: 'boolean', default: false, describe: 'with --image: store only the blocks the file systems mark in use' })
+    .option('skip-if-unchanged', { type: 'boolean', default: false, describe: 'save no snapshot when nothing changed since the parent snapshot (for frequent backups)' })
     .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'read, chunk and compress as a backup would, and say what it would add, but write nothing' })
     .option('stdin', { type: 'boolean', default: false, describe: 'back up what is read from standard input, as one file' })
     .option('stdin-filename', { type: 'string', describe: 'with --stdin or --stdin-from-command: the name of that file (default: stdin)' })
@@ -56,6 +57,7 @@ interface BackupArgs extends GlobalArgs {
   plain: boolean;
   usedOnly: boolean;
   dryRun: boolean;
+  skipIfUnchanged: boolean;
   stdin: boolean;
   stdinFilename?: string;
   stdinFromCommand: boolean;
@@ -71,6 +73,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   if (args.stdinFilename !== undefined) throw new UsageError('--stdin-filename names the file of --stdin or --stdin-from-command');
   if (args.image !== undefined) {
     if (given.length || args.filesFrom.length || args.filesFromRaw.length) throw new UsageError('--image backs up one image; give no other paths');
+    if (args.skipIfUnchanged) throw new UsageError('--skip-if-unchanged is for file backups: an image file whose size, times and inode are unchanged is already not read again');
     const { backupImageCommand } = await import('./backup-image.js');
     return backupImageCommand(args, { source: args.image, plain: args.plain, usedOnly: args.usedOnly, tags: args.tag, host: args.host, time: args.time ? parseTime(args.time) : undefined, parent: args.parent, force: args.force, dryRun: args.dryRun });
   }
@@ -105,6 +108,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
         parent: args.force ? null : args.parent,
         time,
         scanTotals: out.showProgress || out.json,
+        skipIfUnchanged: args.skipIfUnchanged,
         onProgress: reportProgress(out, started),
         onFileError: (p, err) => {
           out.warn(`warning: cannot read ${p}: ${err.message} (skipped)`);
@@ -158,6 +162,7 @@ function stdinBackupArgs(args: BackupArgs, given: string[]): StdinBackupArgs {
     time: args.time ? parseTime(args.time) : undefined,
     parent: args.force ? null : args.parent,
     dryRun: args.dryRun,
+    skipIfUnchanged: args.skipIfUnchanged,
   };
 }
 

@@ -10,7 +10,7 @@ import { ChunkPool, ChunkResult, SourceReadError } from './chunk-pool.js';
 import { nodeFromStat, nodeType, unchangedSince } from './node-metadata.js';
 import { Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
-import { Snapshot, SnapshotSummary } from './snapshot.js';
+import { Snapshot, SnapshotRef, SnapshotSummary } from './snapshot.js';
 import { encodeBytes, nameBytes, sameNodes, TreeNode } from './tree.js';
 import { resolveParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
@@ -39,6 +39,8 @@ export interface BackupRunOptions {
   onFileError?: (path: string, err: Error) => void;
   /** Count files and bytes ahead of the backup, for an ETA. */
   scanTotals?: boolean;
+  /** Save no snapshot when the tree is the parent's, as restic's --skip-if-unchanged. */
+  skipIfUnchanged?: boolean;
 }
 
 export type BackupOptions = BackupSource & BackupRunOptions;
@@ -57,6 +59,19 @@ export interface BackupProgress {
 export interface BackupResult {
   id: string;
   snapshot: Snapshot;
+  /** Set when no snapshot was saved because nothing changed since this one (the parent). */
+  unchangedSince?: string;
+}
+
+/**
+ * Saves a backup's snapshot, unless it was asked to skip one that would only repeat its
+ * parent. The tree holds every name, content id and metadata field (directory access
+ * times too, which readdir moves about once a day), so an equal tree id is an unchanged
+ * source.
+ */
+export async function saveBackupSnapshot(repo: Repository, snapshot: Snapshot, parent: SnapshotRef | undefined, skipIfUnchanged = false): Promise<BackupResult> {
+  if (skipIfUnchanged && parent && parent.snapshot.tree === snapshot.tree) return { id: parent.id, snapshot, unchangedSince: parent.id };
+  return { id: await repo.saveSnapshot(snapshot), snapshot };
 }
 
 /**
@@ -117,8 +132,7 @@ export class PreparedBackup {
       tree,
       summary,
     };
-    const id = await repo.saveSnapshot(snapshot);
-    return { id, snapshot };
+    return saveBackupSnapshot(repo, snapshot, parent, opts.skipIfUnchanged);
   }
 
   /** Stops the walk: for a backup that will not run, as `run` stops it itself. */

@@ -5,7 +5,7 @@
  */
 import { constants } from 'node:fs';
 import os from 'node:os';
-import type { BackupProgress, BackupResult, BackupRunOptions } from './archiver.js';
+import { saveBackupSnapshot, type BackupProgress, type BackupResult, type BackupRunOptions } from './archiver.js';
 import { ChunkPool, ChunkResult } from './chunk-pool.js';
 import type { EntryStat } from './dir-listing.js';
 import { nodeFromStat } from './node-metadata.js';
@@ -15,7 +15,7 @@ import { resolveParent } from './snapshot-select.js';
 import { findNode } from './tree-walk.js';
 import { TreeNode } from './tree.js';
 
-export interface StreamBackupOptions extends Pick<BackupRunOptions, 'tags' | 'host' | 'parent' | 'time' | 'onProgress'> {
+export interface StreamBackupOptions extends Pick<BackupRunOptions, 'tags' | 'host' | 'parent' | 'time' | 'onProgress' | 'skipIfUnchanged'> {
   /** The file's absolute path in the snapshot ("/db.sql"), and the snapshot's one path. */
   path: string;
 }
@@ -106,7 +106,7 @@ export async function backupStream(repo: Repository, source: AsyncIterable<Uint8
     tree,
     summary,
   };
-  return { id: await repo.saveSnapshot(snapshot), snapshot };
+  return saveBackupSnapshot(repo, snapshot, parent, opts.skipIfUnchanged);
 }
 
 async function chunkSource(pool: ChunkPool, source: AsyncIterable<Uint8Array>, onRead: (bytes: number) => void): Promise<ChunkResult> {

@@ -171,6 +171,38 @@ test('backup --dry-run says what a backup would add and writes nothing', async (
   assert.deepEqual(await objects(), stored);
 });
 
+test('backup --skip-if-unchanged saves no snapshot when nothing changed since the parent', async () => {
+  const { g } = await setup();
+  // Trees also record the directories above the source; /tmp changes all the time while
+  // other tests run, /var/tmp does not.
+  const src = await fs.mkdtemp('/var/tmp/cairn-skip-');
+  try {
+    await fs.mkdir(path.join(src, 'd'));
+    await fs.writeFile(path.join(src, 'd', 'f'), 'first');
+    const summaryOf = (r: { stdout: string }) => r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.message_type === 'summary');
+    const count = async () => (JSON.parse((await cairn([...g, 'snapshots', '--json'], env)).stdout) as unknown[]).length;
+    // The first backup's readdir moves the directories' access times, which the second records.
+    await cairn([...g, 'backup', src], env);
+    const parent = summaryOf(await cairn([...g, 'backup', '--json', src], env)).snapshot_id;
+    const skipped = await cairn([...g, 'backup', '--skip-if-unchanged', src], env);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.match(skipped.stdout, new RegExp(`nothing changed since snapshot ${parent.slice(0, 8)}: no snapshot saved`));
+    const again = summaryOf(await cairn([...g, 'backup', '--skip-if-unchanged', '--json', src], env));
+    assert.equal(again.snapshot_id, null);
+    assert.equal(again.unchanged_since, parent);
+    assert.equal(await count(), 2);
+    await fs.writeFile(path.join(src, 'd', 'f'), 'second');
+    const changed = summaryOf(await cairn([...g, 'backup', '--skip-if-unchanged', '--json', src], env));
+    assert.match(changed.snapshot_id, /^[0-9a-f]{64}$/);
+    assert.equal(await count(), 3);
+    const image = await cairn([...g, 'backup', '--skip-if-unchanged', '--image', path.join(src, 'd', 'f')], env);
+    assert.equal(image.code, 1);
+    assert.match(image.stderr, /--skip-if-unchanged is for file backups/);
+  } finally {
+    await fs.rm(src, { recursive: true, force: true });
+  }
+});
+
 test('snapshots, ls and dump, in text and --json', async () => {
   const { src, g } = await setup();
   await cairn([...g, 'backup', '--tag', 'daily', src], env);
