@@ -6,6 +6,7 @@ import type { StdinBackupArgs } from './backup-stdin.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { parseFilesFrom } from './files-from.js';
 import { parseSize } from './parse-size.js';
+import { passwordGivenWithoutPrompt } from './password.js';
 import { withRepository } from './run.js';
 import { trimMallocPeriodically } from './malloc-tuning.js';
 import { UsageError } from './usage-error.js';
@@ -147,8 +148,8 @@ function stdinBackupArgs(args: BackupArgs, given: string[]): StdinBackupArgs {
   if (clash.length) throw new UsageError(`${clash.join(', ')} cannot be used with ${flag}, which backs up one stream, not files`);
   if (args.stdinFromCommand && !given.length) throw new UsageError('--stdin-from-command needs a command to run, e.g. `cairn backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb`');
   if (!args.stdinFromCommand && given.length) throw new UsageError('--stdin backs up standard input and takes no paths (to back up what a command writes, use --stdin-from-command -- COMMAND ARGS...)');
-  if (!args.stdinFromCommand && !args.passwordFile && !args.passwordCommand && process.env.CAIRN_PASSWORD === undefined) {
-    throw new UsageError('--stdin reads the data from standard input, so the password cannot come from there: use --password-file, --password-command or CAIRN_PASSWORD');
+  if (!args.stdinFromCommand && !passwordGivenWithoutPrompt(args)) {
+    throw new UsageError('--stdin reads the data from standard input, so the password cannot come from there: use --password-file, --password-command, CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND or CAIRN_PASSWORD');
   }
   const name = args.stdinFilename ?? 'stdin';
   // Inside the snapshot, as restic does: "db.sql" is /db.sql, "dumps/db.sql" is /dumps/db.sql.

@@ -15,7 +15,11 @@ export interface FromRepoArgs {
   fromPasswordCommand?: string;
 }
 
-const FROM_PASSWORD: PasswordNames = { file: '--from-password-file', command: '--from-password-command', env: 'CAIRN_FROM_PASSWORD' };
+const FROM_PASSWORD: PasswordNames = {
+  file: '--from-password-file',
+  command: '--from-password-command',
+  env: { password: 'CAIRN_FROM_PASSWORD', file: 'CAIRN_FROM_PASSWORD_FILE', command: 'CAIRN_FROM_PASSWORD_COMMAND' },
+};
 
 export const fromRepoOptions = {
   'from-repo': { type: 'string', describe: 'source repository (default: $CAIRN_FROM_REPOSITORY)' },

@@ -22,14 +22,8 @@ interface Args extends GlobalArgs {
 export async function handler(args: ArgumentsCamelCase<Args>) {
   if (args.action === 'remove' && !args.id) throw new UsageError('name the key to remove: `cairn key remove ID` (ids: `cairn key list`)');
   if (args.action !== 'remove' && args.id) throw new UsageError(`key ${args.action} takes no id`);
-  const newPassword = () => {
-    // The repository password may come from CAIRN_PASSWORD; the new one only from the file or a prompt.
-    const saved = process.env.CAIRN_PASSWORD;
-    delete process.env.CAIRN_PASSWORD;
-    return readPassword({ passwordFile: args.newPasswordFile }, 'enter the new password: ', true).finally(() => {
-      if (saved !== undefined) process.env.CAIRN_PASSWORD = saved;
-    });
-  };
+  // The repository password may come from the environment; the new one only from its file or a prompt.
+  const newPassword = () => readPassword({ passwordFile: args.newPasswordFile }, 'enter the new password: ', true, { file: '--new-password-file' });
   await withRepository(args, async (repo, out) => {
     switch (args.action) {
       case 'list': {

@@ -1,4 +1,9 @@
-/** Where the password comes from: --password-file, --password-command, CAIRN_PASSWORD, or a prompt on a TTY. */
+/**
+ * Where the password comes from, as restic looks: --password-file, --password-command,
+ * then their variables CAIRN_PASSWORD_FILE and CAIRN_PASSWORD_COMMAND (for cron jobs and
+ * systemd units that should not hold the password itself), CAIRN_PASSWORD, or a prompt on
+ * a terminal.
+ */
 import { promises as fs } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -11,32 +16,33 @@ export interface PasswordSources {
   passwordCommand?: string;
 }
 
-/** How the sources are called on the command line, and the environment variable read after them. */
+/** How the sources are called on the command line, and the environment variables read when the flags are absent. */
 export interface PasswordNames {
   file: string;
-  command: string;
-  env: string;
+  command?: string;
+  /** None for a new password: it must not be taken from the current one's variables. */
+  env?: { password: string; file: string; command: string };
 }
 
-export const REPO_PASSWORD: PasswordNames = { file: '--password-file', command: '--password-command', env: 'CAIRN_PASSWORD' };
+export const REPO_PASSWORD: PasswordNames = {
+  file: '--password-file',
+  command: '--password-command',
+  env: { password: 'CAIRN_PASSWORD', file: 'CAIRN_PASSWORD_FILE', command: 'CAIRN_PASSWORD_COMMAND' },
+};
+
+/** Whether a password can come from somewhere other than a prompt (`backup --stdin` reads stdin itself). */
+export function passwordGivenWithoutPrompt(src: PasswordSources, names = REPO_PASSWORD): boolean {
+  if (src.passwordFile || src.passwordCommand) return true;
+  return !!names.env && [names.env.password, names.env.file, names.env.command].some((v) => process.env[v] !== undefined);
+}
 
 export async function readPassword(src: PasswordSources, prompt = 'enter password for repository: ', confirm = false, names = REPO_PASSWORD): Promise<string> {
-  if (src.passwordFile) {
-    const text = await fs.readFile(src.passwordFile, 'utf8').catch((err) => {
-      throw new UsageError(`cannot read ${names.file} ${src.passwordFile}: ${(err as Error).message}`);
-    });
-    return firstLine(text);
-  }
-  if (src.passwordCommand) {
-    try {
-      // Through the shell, as restic does, so quoting in the command works; the password only travels on stdout.
-      const { stdout } = await execFileP('/bin/sh', ['-c', src.passwordCommand], { maxBuffer: 1 << 20 });
-      return firstLine(stdout);
-    } catch (err) {
-      throw new UsageError(`${names.command} failed: ${(err as Error).message.split('\n')[0]}`);
-    }
-  }
-  const fromEnv = process.env[names.env];
+  const env = names.env;
+  if (src.passwordFile) return readPasswordFile(src.passwordFile, names.file);
+  if (src.passwordCommand) return runPasswordCommand(src.passwordCommand, names.command!);
+  if (env && process.env[env.file]) return readPasswordFile(process.env[env.file]!, env.file);
+  if (env && process.env[env.command]) return runPasswordCommand(process.env[env.command]!, env.command);
+  const fromEnv = env && process.env[env.password];
   if (fromEnv !== undefined) return fromEnv;
   if (process.stdin.isTTY && process.stderr.isTTY) {
     const pw = await promptHidden(prompt);
@@ -44,7 +50,26 @@ export async function readPassword(src: PasswordSources, prompt = 'enter passwor
     if (pw === '') throw new UsageError('an empty password is not allowed');
     return pw;
   }
-  throw new UsageError(`no password given: use ${names.file}, ${names.command} or ${names.env} (or run on a terminal to be asked)`);
+  const ways = [names.file, names.command, env?.file, env?.command, env?.password].filter(Boolean);
+  throw new UsageError(`no password given: use ${ways.slice(0, -1).join(', ')}${ways.length > 1 ? ' or ' : ''}${ways[ways.length - 1]} (or run on a terminal to be asked)`);
+}
+
+/** `source` names where the path came from (a flag or a variable), for the message. */
+async function readPasswordFile(file: string, source: string): Promise<string> {
+  const text = await fs.readFile(file, 'utf8').catch((err) => {
+    throw new UsageError(`cannot read ${source} ${file}: ${(err as Error).message}`);
+  });
+  return firstLine(text);
+}
+
+async function runPasswordCommand(command: string, source: string): Promise<string> {
+  try {
+    // Through the shell, as restic does, so quoting in the command works; the password only travels on stdout.
+    const { stdout } = await execFileP('/bin/sh', ['-c', command], { maxBuffer: 1 << 20 });
+    return firstLine(stdout);
+  } catch (err) {
+    throw new UsageError(`${source} failed: ${(err as Error).message.split('\n')[0]}`);
+  }
 }
 
 function firstLine(s: string): string {

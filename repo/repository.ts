@@ -90,6 +90,7 @@ const INDEX_FETCHES = 8;
 const INDEX_INGESTS = 2;
 
 export function defaultCacheDir(): string {
+  if (process.env.CAIRN_CACHE_DIR) return process.env.CAIRN_CACHE_DIR;
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'cairn');
 }

@@ -40,6 +40,32 @@ test('CAIRN_REPOSITORY and --password-file are honoured; --password-command too'
   assert.equal(wrong.code, 12);
 });
 
+test('CAIRN_PASSWORD_FILE, CAIRN_PASSWORD_COMMAND and CAIRN_CACHE_DIR stand in for their flags, which win', async () => {
+  const dir = await tempDir();
+  const repo = path.join(dir, 'repo');
+  const cache = path.join(dir, 'env-cache');
+  const pw = path.join(dir, 'pw');
+  await fs.writeFile(pw, 'from-env-file\n');
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  await fs.writeFile(path.join(src, 'f'), 'x');
+  const base = { CAIRN_REPOSITORY: repo, CAIRN_CACHE_DIR: cache };
+  assert.equal((await cairn(['init'], { ...base, CAIRN_PASSWORD_FILE: pw })).code, 0);
+  const b = await cairn(['backup', src], { ...base, CAIRN_PASSWORD_COMMAND: 'echo from-env-file' });
+  assert.equal(b.code, 0, b.stderr);
+  assert.ok((await fs.readdir(cache)).length > 0, 'the index cache is under CAIRN_CACHE_DIR');
+  // A flag beats a variable of another kind; a wrong password from a variable is still wrong.
+  const flag = await cairn(['--password-command', 'echo nope', 'snapshots'], { ...base, CAIRN_PASSWORD_FILE: pw });
+  assert.equal(flag.code, 12);
+  assert.equal((await cairn(['snapshots'], { ...base, CAIRN_PASSWORD_COMMAND: 'echo nope' })).code, 12);
+  const missing = await cairn(['snapshots'], { ...base, CAIRN_PASSWORD_FILE: path.join(dir, 'absent') });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read CAIRN_PASSWORD_FILE .*absent/);
+  // backup --stdin needs a password from somewhere but stdin; a variable will do.
+  const piped = await cairn(['backup', '--stdin'], { ...base, CAIRN_PASSWORD_FILE: pw }, { input: 'data' });
+  assert.equal(piped.code, 0, piped.stderr);
+});
+
 test('an unknown command or a missing argument says what to do', async () => {
   const r = await cairn(['bakup']);
   assert.equal(r.code, 1);
