@@ -1,6 +1,7 @@
 import { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { MemoryBackend } from './memory.js';
+import { RateLimits, withRateLimits } from './rate-limit.js';
 import { RetryBackend, RetryOptions } from './retry.js';
 import type { S3Options } from './s3.js';
 
@@ -12,16 +13,20 @@ export interface OpenOptions {
     pathStyle?: boolean;
   };
   retry?: RetryOptions;
+  /** `--limit-upload` / `--limit-download`; absent limits add no wrapper at all. */
+  limits?: RateLimits;
 }
 
 /**
  * Opens a repository location: `memory:` (tests), `s3://bucket/prefix`,
  * `s3:https://host/bucket/prefix`, `local:/path` or a plain path. Remote backends come
  * wrapped in a RetryBackend; a local directory does not fail transiently. The S3 code
- * (and the AWS SDK, slow to load) is imported only for S3 locations.
+ * (and the AWS SDK, slow to load) is imported only for S3 locations. Rate limits wrap the
+ * store itself, inside the RetryBackend: a retried upload crosses the link again, so each
+ * attempt is paid for again.
  */
 export async function openBackend(location: string, opts: OpenOptions = {}): Promise<Backend> {
-  if (location === 'memory:') return new MemoryBackend();
+  if (location === 'memory:') return withRateLimits(new MemoryBackend(), opts.limits);
   if (location.startsWith('s3:')) {
     const { S3Backend, parseS3Url } = await import('./s3.js');
     const loc = parseS3Url(location);
@@ -33,9 +38,9 @@ export async function openBackend(location: string, opts: OpenOptions = {}): Pro
       loc.pathStyle = true;
     }
     if (pathStyle !== undefined) loc.pathStyle = pathStyle;
-    return new RetryBackend(new S3Backend(loc, s3), opts.retry);
+    return new RetryBackend(withRateLimits(new S3Backend(loc, s3), opts.limits), opts.retry);
   }
   const dir = location.startsWith('local:') ? location.slice('local:'.length) : location;
   if (!dir) throw new Error('empty repository location');
-  return new LocalBackend(dir);
+  return withRateLimits(new LocalBackend(dir), opts.limits);
 }

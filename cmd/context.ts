@@ -19,6 +19,8 @@ export interface GlobalArgs {
   s3StorageClass?: string;
   s3Endpoint?: string;
   retryLock?: string;
+  limitUpload?: string;
+  limitDownload?: string;
 }
 
 export function defaultRepository(): string {
@@ -39,6 +41,7 @@ export async function openBackendFor(args: GlobalArgs, location: string, out: Ou
   return openBackend(location, {
     s3: { connections: args.connections, storageClass: args.s3StorageClass, endpoint: args.s3Endpoint },
     retry: { onRetry: retryReporter(out) },
+    limits: { uploadKiBs: rateLimit('--limit-upload', args.limitUpload), downloadKiBs: rateLimit('--limit-download', args.limitDownload) },
   });
 }
 
@@ -72,4 +75,13 @@ export function repeatable(describe: string) {
     describe,
     coerce: (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String),
   };
+}
+
+/** A `--limit-upload`/`--limit-download` value: a whole number of KiB/s, at least 1 (restic's units). */
+function rateLimit(flag: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (Number.isSafeInteger(n) && n >= 1 && n <= 2 ** 40) return n;
+  const shown = Array.isArray(value) ? 'the flag given twice' : `"${String(value)}"`;
+  throw new UsageError(`${flag} takes a whole number of KiB/s, at least 1 (leave the flag out for no limit), not ${shown}`);
 }
