@@ -107,7 +107,7 @@ function reportSummary(out: Output, plans: RewritePlan[], args: Args) {
     bytes_removed: bytes,
   });
   if (done.length === 0) {
-    out.print(`nothing to rewrite: no path in the ${plans.length} snapshots matches${count('skipped') ? ` (${count('skipped')} skipped)` : ''}`);
+    out.print(`nothing to rewrite: ${count('unchanged')} of ${plans.length} snapshots have no path that matches, ${count('skipped')} skipped`);
     return;
   }
   const verb = args.dryRun ? 'would rewrite' : 'rewrote';
