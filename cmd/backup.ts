@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { reportBackup, reportProgress } from './backup-report.js';
 import type { StdinBackupArgs } from './backup-stdin.js';
+import { readArgFile } from './arg-file.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { parseFilesFrom } from './files-from.js';
 import { parseSize } from './parse-size.js';
@@ -170,18 +171,6 @@ function stdinBackupArgs(args: BackupArgs, given: string[]): StdinBackupArgs {
 /** `--tag a,b --tag c`: a, b and c. */
 function tagList(tag: string[]): string[] {
   return tag.flatMap((t) => t.split(',')).filter(Boolean);
-}
-
-/** A file named by a flag; "-" is stdin. */
-async function readArgFile(f: string, flag: string): Promise<string> {
-  try {
-    if (f !== '-') return await fs.readFile(f, 'utf8');
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${flag} ${f}: ${(e as Error).message}`);
-  }
 }
 
 function parseTime(s: string): Date {

@@ -15,10 +15,11 @@ import * as mount from './mount.js';
 import * as prune from './prune.js';
 import * as repair from './repair.js';
 import * as restore from './restore.js';
+import * as rewrite from './rewrite.js';
 import * as serve from './serve.js';
 import * as snapshots from './snapshots.js';
 import * as stats from './stats.js';
 import * as tag from './tag.js';
 import * as unlock from './unlock.js';
 
-export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, prune, check, repair, stats, tag, key, unlock, cat];
+export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, rewrite, prune, check, repair, stats, tag, key, unlock, cat];

@@ -1,8 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { CopyProgress } from '../repo/copy.js';
-import { Repository } from '../repo/repository.js';
-import { matches, resolveSnapshot, SnapshotFilter } from '../repo/snapshot-select.js';
-import { SnapshotRef } from '../repo/snapshot.js';
+import { selectSnapshots, SnapshotFilter } from '../repo/snapshot-select.js';
 import { GlobalArgs, repeatable } from './context.js';
 import { FromRepoArgs, fromRepoOptions, openSourceRepository } from './from-repo.js';
 import { formatBytes, formatDuration, Output } from './output.js';
@@ -41,7 +39,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     const src = await openSourceRepository(args, out, { syncIndex: false });
     await withOpened(src, args, out, async () => {
       const started = Date.now();
-      const refs = await selectSnapshots(src, args.snapshots ?? [], filter, out);
+      const refs = await selectSnapshots(src, args.snapshots ?? [], filter, (e) => out.warn(`warning: ${e.message} (not copied)`));
       const stats = await copySnapshots(src, dst, refs, {
         onSkipped: (ref, copy) => {
           out.emit({ message_type: 'skipped', source_id: ref.id, copy_id: copy.id });
@@ -72,13 +70,6 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
   }, 'shared');
 }
 
-/** Named snapshots in the order given (filters pick `latest`), else every match, oldest first. */
-async function selectSnapshots(src: Repository, named: string[], filter: SnapshotFilter, out: Output): Promise<SnapshotRef[]> {
-  if (named.length === 0) return (await src.listSnapshots((e) => out.warn(`warning: ${e.message} (not copied)`))).filter((r) => matches(r, filter));
-  const refs: SnapshotRef[] = [];
-  for (const q of named) refs.push(await resolveSnapshot(src, q, filter));
-  return refs;
-}
 
 function statusReporter(out: Output, started: number): (p: CopyProgress) => void {
   let lastJson = 0;

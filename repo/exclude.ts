@@ -7,17 +7,19 @@ import path from 'node:path';
 
 export type Excluder = (absPath: string) => boolean;
 
-export function compileExcludes(patterns: string[]): Excluder {
-  const regexes = patterns.filter((p) => p.trim() !== '' && !p.trim().startsWith('#')).map((p) => toRegex(p.trim()));
+/** `ignoreCase`: restic's --iexclude, the same patterns matched without regard to case. */
+export function compileExcludes(patterns: string[], opts: { ignoreCase?: boolean } = {}): Excluder {
+  const flags = opts.ignoreCase ? 'i' : '';
+  const regexes = patterns.filter((p) => p.trim() !== '' && !p.trim().startsWith('#')).map((p) => toRegex(p.trim(), flags));
   if (regexes.length === 0) return () => false;
   return (absPath) => regexes.some((r) => r.test(absPath));
 }
 
-function toRegex(pattern: string): RegExp {
+function toRegex(pattern: string, flags: string): RegExp {
   const anchored = pattern.startsWith('/');
   const body = globToRegexSource(path.posix.normalize(pattern).replace(/\/$/, ''));
   // Matching a directory excludes everything below it, hence the optional tail.
-  return new RegExp(`${anchored ? '^' : '(?:^|/)'}${body}(?:/.*)?$`);
+  return new RegExp(`${anchored ? '^' : '(?:^|/)'}${body}(?:/.*)?$`, flags);
 }
 
 export function globToRegexSource(glob: string): string {

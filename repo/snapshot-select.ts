@@ -37,6 +37,20 @@ export async function resolveSnapshot(repo: Repository, query: string, filter: S
   return { id: ids[0], snapshot: await repo.loadSnapshot(ids[0]) };
 }
 
+/**
+ * Named snapshots in the order given (the filter picks `latest`; one named twice is taken
+ * once), else every match, oldest first. A damaged snapshot is reported and left out.
+ */
+export async function selectSnapshots(repo: Repository, named: string[], filter: SnapshotFilter, onDamaged: (err: Error) => void): Promise<SnapshotRef[]> {
+  if (named.length === 0) return (await repo.listSnapshots(onDamaged)).filter((r) => matches(r, filter));
+  const refs = new Map<string, SnapshotRef>();
+  for (const q of named) {
+    const r = await resolveSnapshot(repo, q, filter);
+    if (!refs.has(r.id)) refs.set(r.id, r);
+  }
+  return [...refs.values()];
+}
+
 export function matches(r: SnapshotRef, f: SnapshotFilter): boolean {
   if (f.host && r.snapshot.host !== f.host) return false;
   if (f.tags?.length && !f.tags.every((t) => r.snapshot.tags.includes(t))) return false;
