@@ -24,6 +24,8 @@ export const builder = (y: Argv) =>
     .option('files-from-raw', repeatable('read the paths to back up from a file, separated by NUL bytes (find -print0)'))
     .option('exclude', { ...repeatable('exclude paths matching this pattern (repeatable)'), alias: 'e' })
     .option('exclude-file', repeatable('read exclude patterns from a file'))
+    .option('iexclude', repeatable('like --exclude, ignoring the case of letters (repeatable)'))
+    .option('iexclude-file', repeatable('like --exclude-file, ignoring the case of letters'))
     .option('exclude-larger-than', { type: 'string', describe: 'leave out files larger than this size (e.g. 1G, 500M; files named as paths are kept)' })
     .option('exclude-caches', { type: 'boolean', default: false, describe: 'exclude directories tagged with CACHEDIR.TAG' })
     .option('one-file-system', { alias: 'x', type: 'boolean', default: false, describe: 'do not cross file system boundaries' })
@@ -47,6 +49,8 @@ interface BackupArgs extends GlobalArgs {
   filesFromRaw: string[];
   exclude: string[];
   excludeFile: string[];
+  iexclude: string[];
+  iexcludeFile: string[];
   excludeLargerThan?: string;
   excludeCaches: boolean;
   oneFileSystem: boolean;
@@ -89,6 +93,8 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   }
   const excludes = [...args.exclude];
   for (const f of args.excludeFile) excludes.push(...(await readArgFile(f, '--exclude-file')).split('\n'));
+  const iexcludes = [...args.iexclude];
+  for (const f of args.iexcludeFile) iexcludes.push(...(await readArgFile(f, '--iexclude-file')).split('\n'));
   for (const p of paths) {
     await fs.lstat(p).catch(() => {
       throw new UsageError(`${p} does not exist: check the path`);
@@ -98,7 +104,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
   const time = args.time ? parseTime(args.time) : undefined;
   // The walk of the source needs no repository, so it runs while the key is derived.
   const { PreparedBackup } = await import('../repo/archiver.js');
-  const prepared = new PreparedBackup({ paths, excludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem, maxFileSize });
+  const prepared = new PreparedBackup({ paths, excludes, iexcludes, excludeCaches: args.excludeCaches, oneFileSystem: args.oneFileSystem, maxFileSize });
   try {
     await withRepository(args, async (repo, out) => {
       repo.dryRun = args.dryRun;
@@ -132,6 +138,8 @@ function fileFlags(args: BackupArgs): string[] {
     ['--files-from-raw', args.filesFromRaw.length > 0],
     ['--exclude', args.exclude.length > 0],
     ['--exclude-file', args.excludeFile.length > 0],
+    ['--iexclude', args.iexclude.length > 0],
+    ['--iexclude-file', args.iexcludeFile.length > 0],
     ['--exclude-larger-than', args.excludeLargerThan !== undefined],
     ['--exclude-caches', args.excludeCaches],
     ['--one-file-system', args.oneFileSystem],

@@ -3,7 +3,7 @@
  * `--files-from -` the flag got no value and the "-" was lost. The flags that read "-"
  * as stdin get it glued on (`--files-from=-`) before yargs sees the arguments.
  */
-const READ_STDIN_DASH = new Set(['--files-from', '--files-from-raw', '--exclude-file']);
+const READ_STDIN_DASH = new Set(['--files-from', '--files-from-raw', '--exclude-file', '--iexclude-file']);
 
 export function attachStdinDashes(argv: string[]): string[] {
   const out: string[] = [];

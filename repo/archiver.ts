@@ -23,6 +23,8 @@ import type { WalkTotals } from './walk-protocol.js';
 export interface BackupSource {
   paths: string[];
   excludes?: string[];
+  /** Exclude patterns matched without regard to case (--iexclude). */
+  iexcludes?: string[];
   excludeCaches?: boolean;
   oneFileSystem?: boolean;
   /** Regular files larger than this are left out, except those named in `paths`. */
@@ -87,8 +89,8 @@ export class PreparedBackup {
   constructor(source: BackupSource) {
     this.paths = source.paths.map((p) => path.resolve(p));
     this.roots = planRoots(this.paths);
-    const { excludes = [], excludeCaches = false, oneFileSystem = false, maxFileSize } = source;
-    this.walk = new SourceWalk(this.roots.targets, { excludes, excludeCaches, oneFileSystem, maxFileSize });
+    const { excludes = [], iexcludes = [], excludeCaches = false, oneFileSystem = false, maxFileSize } = source;
+    this.walk = new SourceWalk(this.roots.targets, { excludes, iexcludes, excludeCaches, oneFileSystem, maxFileSize });
   }
 
   /** Runs the backup into `repo`, and stops the walk when it ends, however it ends. */

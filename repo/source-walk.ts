@@ -18,6 +18,8 @@ const YOUNG_MB = 2;
 
 export interface WalkOptions {
   excludes: string[];
+  /** --iexclude: matched without regard to case. */
+  iexcludes?: string[];
   excludeCaches: boolean;
   oneFileSystem: boolean;
   maxFileSize?: number;

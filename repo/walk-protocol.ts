@@ -4,6 +4,7 @@ export interface WalkInit {
   /** The backup's top-level paths, in the order the archiver saves them. */
   roots: string[];
   excludes: string[];
+  iexcludes?: string[];
   excludeCaches: boolean;
   oneFileSystem: boolean;
   /** --exclude-larger-than: regular files above this many bytes are left out. */

@@ -17,7 +17,9 @@ import { type WalkInit, type WalkTotals, WALK_STOP, WALK_TAKEN } from './walk-pr
 
 const init = workerData as WalkInit;
 const state = new Int32Array(init.shared);
-const excluded = compileExcludes(init.excludes);
+const matchesCase = compileExcludes(init.excludes);
+const ignoresCase = compileExcludes(init.iexcludes ?? [], { ignoreCase: true });
+const excluded = (p: string) => matchesCase(p) || ignoresCase(p);
 const totals: WalkTotals = { op: 'totals', files: 0, bytes: 0 };
 let posted = 0;
 const maxFileSize = init.maxFileSize === undefined ? undefined : BigInt(init.maxFileSize);

@@ -274,6 +274,20 @@ test('excludes, exclude files and CACHEDIR.TAG', async () => {
   assert.doesNotMatch(ls.stdout, /cache\/big$/m);
 });
 
+test('--iexclude and --iexclude-file match without regard to case; --exclude keeps to it', async () => {
+  const { dir, src, g } = await setup();
+  for (const name of ['Movie.ISO', 'movie.iso', 'Notes.TXT', 'keep.Iso2']) await fs.writeFile(path.join(src, name), name);
+  await fs.writeFile(path.join(dir, 'iexcludes'), '*.txt\n');
+  const b = await cairn([...g, 'backup', src, '--iexclude', '*.iso', '--iexclude-file', path.join(dir, 'iexcludes'), '--exclude', '*.ISO2'], env);
+  assert.equal(b.code, 0, b.stderr);
+  const ls = (await cairn([...g, 'ls', 'latest'], env)).stdout;
+  assert.doesNotMatch(ls, /ovie\.iso$/im);
+  assert.doesNotMatch(ls, /Notes\.TXT$/m);
+  assert.match(ls, /keep\.Iso2$/m, '--exclude still minds case');
+  assert.match(ls, /docs\/deep\/er\/random\.bin$/m);
+  assert.doesNotMatch(ls, /small\.txt$/m, 'the pattern from --iexclude-file applies too');
+});
+
 test('--exclude-larger-than leaves out larger files, but not a file named as a path', async () => {
   const { src, g } = await setup();
   await fs.writeFile(path.join(src, 'docs/two-mib.bin'), Buffer.alloc(2 * 1024 * 1024, 2));
