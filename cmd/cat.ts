@@ -2,8 +2,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { toHex, fromHex } from '../repo/hex.js';
 import { openJson, openFile } from '../repo/sealed-file.js';
 import { decodeIndex } from '../repo/index-format.js';
-import { decodePackHeader } from '../repo/pack-format.js';
-import { open as openSealed } from '../crypto/aead.js';
+import { readPackHeader } from '../repo/pack-header.js';
 import { GlobalArgs } from './context.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
@@ -34,12 +33,8 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
         return show({ supersedes: idx.supersedes, packs: idx.packs.map((p) => ({ ...p, blobs: p.blobs.map((b) => ({ ...b, id: toHex(b.id) })) })) });
       }
       case 'pack': {
-        const h = { type: 'data' as const, name: id };
-        const { size } = await repo.backend.stat(h);
-        const tail = await repo.backend.load(h, size - 4, 4);
-        const hlen = Buffer.from(tail).readUInt32LE(0);
-        const header = openSealed(repo.key.encrypt, await repo.backend.load(h, size - 4 - hlen, hlen));
-        return show(decodePackHeader(header, size).map((b) => ({ ...b, id: toHex(b.id) })));
+        const { size } = await repo.backend.stat({ type: 'data', name: id });
+        return show((await readPackHeader(repo, id, size)).map((b) => ({ ...b, id: toHex(b.id) })));
       }
       case 'blob': {
         const data = await repo.loadBlob(fromHex(id));

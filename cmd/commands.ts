@@ -10,6 +10,7 @@ import * as find from './find.js';
 import * as forget from './forget.js';
 import * as init from './init.js';
 import * as key from './key.js';
+import * as list from './list.js';
 import * as ls from './ls.js';
 import * as mount from './mount.js';
 import * as prune from './prune.js';
@@ -22,4 +23,4 @@ import * as stats from './stats.js';
 import * as tag from './tag.js';
 import * as unlock from './unlock.js';
 
-export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, rewrite, prune, check, repair, stats, tag, key, unlock, cat];
+export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, rewrite, prune, check, repair, stats, tag, key, unlock, list, cat];

@@ -93,3 +93,27 @@ test('tag rewrites the snapshot, keeping its original id', async () => {
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /do not combine/);
 });
+
+test('list names the objects of each kind, and the blobs of the index; cat pack reads a header', async () => {
+  const { t, s1, s2 } = await twoSnapshots();
+  const names = async (kind: string) => (await fs.readdir(path.join(t.repo, kind), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  const list = async (kind: string) => (await t.ok(['list', kind])).stdout.trim().split('\n').filter(Boolean).sort();
+  assert.deepEqual(await list('snapshots'), [s1, s2].sort());
+  assert.deepEqual(await list('index'), await names('index'));
+  const packs = await list('packs');
+  assert.deepEqual(packs, await names('data'));
+  assert.deepEqual(await list('keys'), await names('keys'));
+  assert.deepEqual(await list('locks'), []);
+
+  // Every blob an index file lists, with its type, once.
+  const want: string[] = [];
+  for (const name of await names('index')) {
+    for (const p of JSON.parse((await t.ok(['cat', 'index', name])).stdout).packs) for (const b of p.blobs) want.push(`${b.type} ${b.id}`);
+  }
+  assert.deepEqual(await list('blobs'), [...new Set(want)].sort());
+  const json = jsonLines((await t.ok(['list', 'blobs', '--json'])).stdout);
+  assert.deepEqual(json.map((l) => `${l.type} ${l.id}`).sort(), [...new Set(want)].sort());
+
+  const header = JSON.parse((await t.ok(['cat', 'pack', packs[0]])).stdout) as { id: string }[];
+  assert.ok(header.length > 0 && header.every((b) => want.some((w) => w.endsWith(b.id))));
+});
