@@ -2,7 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { testS3 } from '../backends/ceph.js';
 import { cairn, diffDigests, treeDigest } from '../helpers.js';
 import { makeFixtureTree } from '../e2e/fixture-tree.js';
@@ -57,6 +57,50 @@ describe('cairn on an S3 repository (Ceph)', () => {
       assert.deepEqual(diffDigests(await treeDigest(src, full), await treeDigest(path.join(target, src), full)), []);
 
       const check = await cairn([...r.g, 'check', '--read-data'], env);
+      assert.equal(check.code, 0, `check --read-data: ${check.stdout}${check.stderr}`);
+    } finally {
+      client.destroy();
+      await deleteBucket(r.endpoint, r.bucket);
+    }
+  });
+
+  it('a local repository copied offsite: init --from-repo and copy onto S3, restore from there; repair index on S3', async () => {
+    const r = await s3Repo('offsite');
+    const client = s3Client(r.endpoint);
+    try {
+      const local = ['--repo', path.join(r.dir, 'local'), '--cache-dir', path.join(r.dir, 'local-cache')];
+      const src = path.join(r.dir, 'src');
+      await fs.mkdir(src);
+      await makeFixtureTree(src);
+      assert.equal((await cairn([...local, 'init'], env)).code, 0);
+      const first = summaryOf((await cairn([...local, 'backup', '--json', src], env)).stdout).snapshot_id;
+
+      const from = { ...env, CAIRN_FROM_REPOSITORY: path.join(r.dir, 'local'), CAIRN_FROM_PASSWORD: env.CAIRN_PASSWORD };
+      const init = await cairn([...r.g, 'init', '--from-repo', path.join(r.dir, 'local')], from);
+      assert.equal(init.code, 0, init.stderr);
+      const copy = await cairn([...r.g, 'copy', '--json'], from);
+      assert.equal(copy.code, 0, copy.stderr);
+      assert.equal(summaryOf(copy.stdout).snapshots_copied, 1);
+      const again = summaryOf((await cairn([...r.g, 'copy', '--json'], from)).stdout);
+      assert.equal(again.snapshots_copied, 0);
+      assert.equal(again.snapshots_skipped, 1);
+
+      const snaps = JSON.parse((await cairn([...r.g, 'snapshots', '--json'], env)).stdout) as { original?: string }[];
+      assert.deepEqual(snaps.map((s) => s.original), [first]);
+      const target = path.join(r.dir, 'out');
+      const rs = await cairn([...r.g, 'restore', 'latest', '--target', target], env);
+      assert.equal(rs.code, 0, rs.stderr);
+      assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
+
+      // An index object lost on the store: repair index rebuilds it from the packs' headers there.
+      const index = (await listKeys(client, r.bucket, `${r.prefix}/index/`))[0];
+      await client.send(new DeleteObjectCommand({ Bucket: r.bucket, Key: index }));
+      const fresh = [...r.g.slice(0, 2), '--cache-dir', path.join(r.dir, 'fresh-cache')];
+      assert.notEqual((await cairn([...fresh, 'check'], env)).code, 0);
+      const repair = await cairn([...fresh, 'repair', 'index', '--json'], env);
+      assert.equal(repair.code, 0, repair.stderr);
+      assert.ok((summaryOf(repair.stdout).packs_from_header as number) > 0);
+      const check = await cairn([...fresh, 'check', '--read-data'], env);
       assert.equal(check.code, 0, `check --read-data: ${check.stdout}${check.stderr}`);
     } finally {
       client.destroy();
