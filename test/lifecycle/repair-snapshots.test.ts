@@ -263,3 +263,36 @@ test('a lost tree pack: a subdirectory whose tree is gone becomes an empty direc
   assert.equal(again.code, 0);
   assert.equal(again.summary.repaired, 0);
 });
+
+test('a tree blob that the index lists but that fails authentication: its directory becomes an empty directory', async () => {
+  const t = await makeRepo('32K');
+  for (const d of ['docs', 'big']) await fs.mkdir(path.join(t.src, d));
+  await fs.writeFile(path.join(t.src, 'docs/a.txt'), pseudoRandom(3000, 1));
+  await fs.writeFile(path.join(t.src, 'big/x.bin'), pseudoRandom(90000, 4));
+  const s1 = await t.backup('2024-05-01 10:00:00');
+  const c1 = await keepCopy(t, 'copy-1');
+  const docs = path.join(t.src, 'docs');
+  const docsTree = await subtreeOf(t, s1, docs);
+  let entry: { pack: string; offset: number } | undefined;
+  for (const name of await fs.readdir(path.join(t.repo, 'index'))) {
+    for (const p of JSON.parse((await t.ok(['cat', 'index', name])).stdout).packs as { id: string; blobs: { id: string; offset: number }[] }[]) {
+      const b = p.blobs.find((x) => x.id === docsTree);
+      if (b) entry = { pack: p.id, offset: b.offset };
+    }
+  }
+  const file = path.join(t.repo, 'data', entry!.pack.slice(0, 2), entry!.pack);
+  const bytes = await fs.readFile(file);
+  bytes[entry!.offset + 30] ^= 0x01;
+  await fs.writeFile(file, bytes);
+
+  const r = await repair(t, ['--forget']);
+  assert.equal(r.code, 0, r.stdout);
+  const changes = r.lines.filter((l) => l.message_type === 'changed');
+  assert.deepEqual(changes.map((l) => [l.snapshot_id, l.path, l.reason, l.tree]), [[s1, docs, 'damaged-tree', docsTree]]);
+  assert.match(changes[0].detail, /fails authentication/);
+  const n1 = r.lines.find((l) => l.message_type === 'repaired')!.new_id as string;
+  await fs.rm(path.join(c1, 'docs/a.txt'));
+  t.expected.clear();
+  t.expected.set(n1, { digest: await treeDigest(c1), src: t.src });
+  await restoreAll(t, 'after repairing a damaged tree');
+});
