@@ -99,12 +99,17 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   for (const name of index.superseded) report('warning', `index/${name}`, 'is superseded by a newer index file (left by an interrupted prune, or put back after a prune; readers ignore it and the next prune deletes it)');
   const present = await listPacks(repo);
   const unusablePacks = new Set<string>();
+  /** Packs and blobs that are gone: the advice for them depends on whether snapshots need them. */
+  const lost = new Set<string>();
   const blobCopies = new Map<string, { entry: BlobEntry; pack: string }[]>();
   for (const p of index.packs.values()) {
     const size = present.get(p.id);
     if (size === undefined) report('error', `data/${p.id}`, `is missing (listed in index/${p.indexFile})`);
     else if (size !== p.size) report('error', `data/${p.id}`, `has ${size} bytes, index/${p.indexFile} says ${p.size}`);
-    if (size !== p.size) unusablePacks.add(p.id);
+    if (size !== p.size) {
+      unusablePacks.add(p.id);
+      lost.add(`data/${p.id}`);
+    }
     for (const b of p.blobs) {
       const id = toHex(b.id);
       if (!blobCopies.has(id)) blobCopies.set(id, []);
@@ -155,7 +160,9 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     if (!copies) {
       const stray = orphanBlobs.get(id);
       if (stray) return new Set([report('error', `data/${stray}`, 'is not in any index, but snapshots use its blobs (`cairn repair index` adds it)')]);
-      return new Set([report('error', `blob ${id}`, 'is missing: no index lists it and no pack holds it')]);
+      const key = report('error', `blob ${id}`, 'is missing: no index lists it and no pack holds it');
+      lost.add(key);
+      return new Set([key]);
     }
     if (copies.some((c) => isSound(c.pack, id))) return NO_PROBLEMS;
     return new Set(copies.map((c) => `data/${c.pack}`));
@@ -233,6 +240,17 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
 
   for (const id of strayPacks) {
     if (!problems.has(`data/${id}`)) report('warning', `data/${id}`, 'is not in any index (left by an interrupted backup or prune; `cairn prune` deletes it)');
+  }
+
+  for (const key of lost) {
+    const p = problems.get(key)!;
+    if (key.startsWith('blob ')) {
+      p.message += '; `cairn repair snapshots` removes what needs it from the snapshots';
+    } else if (p.affectMap.size > 0) {
+      p.message += '; `cairn repair index` drops it from the index, then `cairn repair snapshots` removes what needs it from the snapshots';
+    } else {
+      p.message += '; no snapshot needs its blobs: `cairn repair index` or `cairn prune` drops it from the index';
+    }
   }
 
   const list: Problem[] = [...problems.values()]

@@ -92,7 +92,7 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
     try {
       await referencedBlobs(repo, s.snapshot, used);
     } catch (err) {
-      throw new PruneAbortedError(`snapshot ${s.id.slice(0, 8)}: ${(err as Error).message}`);
+      throw new PruneAbortedError(`snapshot ${s.id.slice(0, 8)}: ${(err as Error).message.split('. Run')[0]}; run \`cairn check\` to see what it affects, and \`cairn repair snapshots\` (after \`cairn repair index\` if packs are gone) to remove it from the snapshots that need it`);
     }
   }
 
@@ -183,7 +183,9 @@ function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>,
   const lost = [...used.trees, ...used.data].filter((id) => !kept.has(id));
   if (lost.length > 0) {
     const what = [`${lost.length} used blobs have no sound copy (e.g. ${lost[0]})`, ...unusable];
-    throw new PruneAbortedError(`${what.join('; ')}; run \`cairn check\` to see which snapshots are affected`);
+    throw new PruneAbortedError(
+      `${what.join('; ')}; run \`cairn check\` to see which snapshots are affected, then ${unusable.length > 0 ? '`cairn repair index` and ' : ''}\`cairn repair snapshots\` to remove the missing blobs from them`,
+    );
   }
   for (const [id, size] of present) {
     if (!listed.has(id)) {

@@ -75,11 +75,11 @@ test('a deleted pack: named once, with every snapshot and file that needs it', a
   assert.equal(r.code, 1);
   const file = `${t.src}/big/x.bin`;
   assert.deepEqual(r.problems, [
-    { message_type: 'problem', severity: 'error', object: `data/${x.pack}`, message: `is missing (listed in index/${x.index})`, affects: bySnapshot([{ snapshot: s1, paths: [file] }, { snapshot: s2, paths: [file] }]) },
+    { message_type: 'problem', severity: 'error', object: `data/${x.pack}`, message: `is missing (listed in index/${x.index}); \`cairn repair index\` drops it from the index, then \`cairn repair snapshots\` removes what needs it from the snapshots`, affects: bySnapshot([{ snapshot: s1, paths: [file] }, { snapshot: s2, paths: [file] }]) },
   ]);
   const text = await t.run(['check']);
   assert.equal(text.code, 1);
-  assert.equal(text.stdout.split('\n')[0], `error: data/${x.pack} is missing (listed in index/${x.index})`);
+  assert.equal(text.stdout.split('\n')[0], `error: data/${x.pack} is missing (listed in index/${x.index}); \`cairn repair index\` drops it from the index, then \`cairn repair snapshots\` removes what needs it from the snapshots`);
   assert.match(text.stdout, new RegExp(`  affects snapshot ${s1.slice(0, 8)}: ${file}\n`));
   assert.match(text.stdout, /: 1 error\n$/);
 });
@@ -156,7 +156,7 @@ test('a tree blob removed from its pack: the directory it described is named in 
     const r = await checkReport(t);
     assert.equal(r.code, 1);
     assert.deepEqual(r.problems, [
-      { message_type: 'problem', severity: 'error', object: `blob ${docsTree}`, message: 'is missing: no index lists it and no pack holds it', affects: [{ snapshot: s1, paths: [`${t.src}/docs`] }] },
+      { message_type: 'problem', severity: 'error', object: `blob ${docsTree}`, message: 'is missing: no index lists it and no pack holds it; `cairn repair snapshots` removes what needs it from the snapshots', affects: [{ snapshot: s1, paths: [`${t.src}/docs`] }] },
     ]);
   } finally {
     await repo.close();
