@@ -77,6 +77,13 @@ export function repeatable(describe: string) {
   };
 }
 
+/** The filters that choose snapshots by host, tags and paths (snapshots, copy, rewrite). */
+export const snapshotFilterOptions = {
+  host: { type: 'string', describe: 'only snapshots of this host' },
+  tag: repeatable('only snapshots with these tags'),
+  path: repeatable('only snapshots with these paths'),
+} as const;
+
 /** A `--limit-upload`/`--limit-download` value: a whole number of KiB/s, at least 1 (restic's units). */
 function rateLimit(flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;

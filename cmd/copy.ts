@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { CopyProgress } from '../repo/copy.js';
 import { selectSnapshots, SnapshotFilter } from '../repo/snapshot-select.js';
-import { GlobalArgs, repeatable } from './context.js';
+import { GlobalArgs, snapshotFilterOptions } from './context.js';
 import { FromRepoArgs, fromRepoOptions, openSourceRepository } from './from-repo.js';
 import { formatBytes, formatDuration, Output } from './output.js';
 import { retrySummaryFields } from './retry-report.js';
@@ -13,9 +13,7 @@ export const builder = (y: Argv) =>
   y
     .positional('snapshots', { type: 'string', array: true, describe: 'source snapshots: ids, id prefixes or `latest`' })
     .options(fromRepoOptions)
-    .option('host', { type: 'string', describe: 'only snapshots of this host' })
-    .option('tag', repeatable('only snapshots with these tags'))
-    .option('path', repeatable('only snapshots with these paths'))
+    .options(snapshotFilterOptions)
     .epilog(
       'The destination must share the source\'s blob ids: create it with `cairn init --from-repo SOURCE`. ' +
         'Snapshots the destination already holds a copy of are skipped, so an interrupted copy can simply be run again.',

@@ -3,7 +3,7 @@ import { compileExcludes } from '../repo/exclude.js';
 import type { RemovedPath, RewritePlan } from '../repo/rewrite.js';
 import { selectSnapshots } from '../repo/snapshot-select.js';
 import { readArgFile } from './arg-file.js';
-import { GlobalArgs, repeatable } from './context.js';
+import { GlobalArgs, repeatable, snapshotFilterOptions } from './context.js';
 import { formatBytes, Output } from './output.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
@@ -18,9 +18,7 @@ export const builder = (y: Argv) =>
     .option('exclude-file', repeatable('read exclude patterns from a file'))
     .option('forget', { type: 'boolean', default: false, describe: 'remove each original snapshot once its rewritten one is saved (exclusive lock)' })
     .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'say what would be removed, and write nothing' })
-    .option('host', { type: 'string', describe: 'only snapshots of this host' })
-    .option('tag', repeatable('only snapshots with these tags'))
-    .option('path', repeatable('only snapshots with these paths'))
+    .options(snapshotFilterOptions)
     .epilog(
       'Without --forget each rewritten snapshot is saved next to its original, tagged `rewrite`. ' +
         'Either way the removed files stay in the repository until `cairn prune` finds nothing references them.',

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { latestPerGroup, matches } from '../repo/snapshot-select.js';
-import { GlobalArgs, repeatable } from './context.js';
+import { GlobalArgs, snapshotFilterOptions } from './context.js';
 import { formatBytes } from './output.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
@@ -9,9 +9,7 @@ export const command = 'snapshots';
 export const describe = 'list snapshots (file trees and disk images side by side)';
 export const builder = (y: Argv) =>
   y
-    .option('host', { type: 'string', describe: 'only snapshots of this host' })
-    .option('tag', repeatable('only snapshots with these tags'))
-    .option('path', repeatable('only snapshots with these paths'))
+    .options(snapshotFilterOptions)
     .option('latest', { type: 'number', describe: 'only the N newest snapshots of each host and set of paths' });
 
 interface Args extends GlobalArgs {

@@ -109,3 +109,13 @@ export async function checkReport(t: TestRepo, extra: string[] = []): Promise<{ 
   const lines = jsonLines(r.stdout);
   return { code: r.code, problems: lines.filter((l) => l.message_type === 'problem'), summary: lines.find((l) => l.message_type === 'summary')! };
 }
+
+/** Every object of the repository but the locks, with its size. */
+export async function repoFiles(t: TestRepo): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(t.repo, { recursive: true, withFileTypes: true })) {
+    const p = path.join(e.parentPath ?? (e as any).path, e.name);
+    if (e.isFile() && !p.includes(`${path.sep}locks${path.sep}`)) out.push(`${path.relative(t.repo, p)} ${(await fs.stat(p)).size}`);
+  }
+  return out.sort();
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pseudoRandom, treeDigest } from '../helpers.js';
-import { checkReport, jsonLines, listSnapshots, makeRepo, restoreAll, TestRepo } from './lifecycle-helpers.js';
+import { checkReport, jsonLines, listSnapshots, makeRepo, repoFiles, restoreAll, TestRepo } from './lifecycle-helpers.js';
 
 interface IndexedBlob {
   type: string;
@@ -45,15 +45,6 @@ async function contentOf(t: TestRepo, id: string, file: string): Promise<string[
   return tree.nodes.find((n) => n.name === path.basename(file))!.content!;
 }
 
-/** Every object of the repository but the locks, with its size. */
-async function repoFiles(t: TestRepo): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fs.readdir(t.repo, { recursive: true, withFileTypes: true })) {
-    const p = path.join(e.parentPath ?? (e as any).path, e.name);
-    if (e.isFile() && !p.includes(`${path.sep}locks${path.sep}`)) out.push(`${path.relative(t.repo, p)} ${(await fs.stat(p)).size}`);
-  }
-  return out.sort();
-}
 
 async function repair(t: TestRepo, extra: string[] = []) {
   const r = await t.run(['repair', 'snapshots', '--json', ...extra]);

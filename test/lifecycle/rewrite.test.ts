@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pseudoRandom, treeDigest } from '../helpers.js';
-import { checkReport, jsonLines, listSnapshots, makeRepo, restoreAll, TestRepo, writeSource } from './lifecycle-helpers.js';
+import { checkReport, jsonLines, listSnapshots, makeRepo, repoFiles, restoreAll, TestRepo, writeSource } from './lifecycle-helpers.js';
 
 const SECRET = 'API_KEY=7f3c9a1e-rewrite-test-only\n';
 const secretPath = (t: TestRepo) => path.join(t.src, 'conf', 'secret.env');
@@ -62,15 +62,6 @@ async function indexedBlobs(t: TestRepo): Promise<Set<string>> {
   return ids;
 }
 
-/** Every object of the repository but the locks, with its size. */
-async function repoFiles(t: TestRepo): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fs.readdir(t.repo, { recursive: true, withFileTypes: true })) {
-    const p = path.join(e.parentPath ?? (e as any).path, e.name);
-    if (e.isFile() && !p.includes(`${path.sep}locks${path.sep}`)) out.push(`${path.relative(t.repo, p)} ${(await fs.stat(p)).size}`);
-  }
-  return out.sort();
-}
 
 test('rewrite --exclude --forget: the secret is gone from every snapshot, the rest restores byte for byte, prune drops its blob, and a second run does nothing', async () => {
   const { t, ids, clean } = await repoWithSecret();
