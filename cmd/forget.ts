@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { applyPolicy, GroupKey, groupSnapshots, isEmptyPolicy, parseCalendarDuration, parseGroupBy, RetentionPolicy } from '../repo/retention.js';
+import { applyPolicy, GroupKey, groupSnapshots, isEmptyPolicy, parseCalendarDuration, parseGroupBy, PERIODS, RetentionPolicy } from '../repo/retention.js';
 import { mapLimit } from '../backends/concurrency.js';
 import { resolveSnapshot } from '../repo/snapshot-select.js';
 import { SnapshotRef } from '../repo/snapshot.js';
@@ -8,6 +8,8 @@ import { Output } from './output.js';
 import { parseMaxUnused, pruneOptions, runPrune } from './prune.js';
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
+
+const PERIOD_NOUN = { hourly: 'hour', daily: 'day', weekly: 'week', monthly: 'month', yearly: 'year' } as const;
 
 export const command = 'forget [snapshots..]';
 export const describe = 'remove snapshots, named or by a retention policy (then `prune` frees their data)';
@@ -24,6 +26,7 @@ export const builder = (y: Argv) =>
     .option('keep-monthly', { alias: 'm', ...count('months') })
     .option('keep-yearly', { alias: 'y', ...count('years') })
     .option('keep-within', { type: 'string', describe: 'keep snapshots younger than this before the newest one, e.g. 1y2m3d4h' })
+    .options(Object.fromEntries(PERIODS.map((p) => [`keep-within-${p}`, { type: 'string' as const, describe: `keep the newest ${p} snapshot of each ${PERIOD_NOUN[p]} within this before the newest one, e.g. 7d` }])))
     .option('keep-tag', repeatable('keep snapshots with these tags (comma-separated: all of them; repeatable: any list)'))
     .option('group-by', { type: 'string', default: 'host,paths', describe: 'apply the policy per group of host, paths, tags, kind' })
     .option('host', { type: 'string', describe: 'only consider snapshots of this host' })
@@ -55,12 +58,17 @@ function policyFrom(args: Args): RetentionPolicy {
     if (!Number.isInteger(v) || v < -1) throw new UsageError(`${flag} takes a whole number of snapshots (or -1 for all), not ${v}`);
     return v;
   };
-  let within;
-  try {
-    within = args.keepWithin ? parseCalendarDuration(args.keepWithin) : undefined;
-  } catch (err) {
-    throw new UsageError(`--keep-within: ${(err as Error).message}`);
-  }
+  const duration = (v: string | undefined, flag: string) => {
+    try {
+      return v ? parseCalendarDuration(v) : undefined;
+    } catch (err) {
+      throw new UsageError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const within = duration(args.keepWithin, '--keep-within');
+  // yargs also gives each option under its dashed name, which the loop can build.
+  const dashed = args as unknown as Record<string, string | undefined>;
+  const withinPeriods = Object.fromEntries(PERIODS.map((p) => [p, duration(dashed[`keep-within-${p}`], `--keep-within-${p}`)]));
   return {
     last: n(args.keepLast, '--keep-last'),
     hourly: n(args.keepHourly, '--keep-hourly'),
@@ -69,6 +77,7 @@ function policyFrom(args: Args): RetentionPolicy {
     monthly: n(args.keepMonthly, '--keep-monthly'),
     yearly: n(args.keepYearly, '--keep-yearly'),
     within,
+    withinPeriods,
     tags: args.keepTag.map((t) => t.split(',').filter(Boolean)).filter((l) => l.length > 0),
   };
 }

@@ -4,8 +4,9 @@
  * the N most recent periods that have one (and the oldest snapshot too while it still has
  * counts left, so the history reaches back as far as possible); `--keep-last N` keeps
  * the N newest; `--keep-within` keeps what is younger than the newest snapshot minus the
- * duration; `--keep-tag` keeps snapshots carrying all tags of any one list. Periods use
- * local calendar time. Pure: no I/O.
+ * duration; `--keep-within-<period>` keeps the newest snapshot of each period among those
+ * younger than the newest snapshot minus its duration; `--keep-tag` keeps snapshots
+ * carrying all tags of any one list. Periods use local calendar time. Pure: no I/O.
  */
 
 /** A count of -1 means unlimited. */
@@ -17,6 +18,8 @@ export interface RetentionPolicy {
   monthly?: number;
   yearly?: number;
   within?: CalendarDuration;
+  /** `--keep-within-hourly` etc.: one snapshot per period, back this far from the newest. */
+  withinPeriods?: Partial<Record<Period, CalendarDuration>>;
   /** Each list names tags that must all be present. */
   tags?: string[][];
 }
@@ -45,9 +48,13 @@ export interface PolicyResult<T> {
   remove: T[];
 }
 
+export const PERIODS = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+export type Period = (typeof PERIODS)[number];
+
 export function isEmptyPolicy(p: RetentionPolicy): boolean {
   const counts = [p.last, p.hourly, p.daily, p.weekly, p.monthly, p.yearly];
-  return counts.every((c) => !c) && !p.tags?.length && (!p.within || durationIsZero(p.within));
+  const durations = [p.within, ...Object.values(p.withinPeriods ?? {})];
+  return counts.every((c) => !c) && !p.tags?.length && durations.every((d) => !d || durationIsZero(d));
 }
 
 function durationIsZero(d: CalendarDuration): boolean {
@@ -80,6 +87,7 @@ const byWeek: Bucketer = (t) => {
 };
 const byMonth: Bucketer = (t) => t.getFullYear() * 100 + t.getMonth() + 1;
 const byYear: Bucketer = (t) => t.getFullYear();
+const BY_PERIOD: Record<Period, Bucketer> = { hourly: byHour, daily: byDay, weekly: byWeek, monthly: byMonth, yearly: byYear };
 
 /** ISO 8601 week of the local calendar date: weeks start on Monday; week 1 holds the year's first Thursday. */
 export function isoWeek(t: Date): { year: number; week: number } {
@@ -103,7 +111,13 @@ export function applyPolicy<T extends PolicySnapshot>(snapshots: T[], policy: Re
     { count: policy.monthly ?? 0, bucket: byMonth, reason: 'monthly snapshot' },
     { count: policy.yearly ?? 0, bucket: byYear, reason: 'yearly snapshot' },
   ].map((b) => ({ ...b, last: NaN }));
-  const withinStart = policy.within ? subtract(newestNotInFuture(list, now), policy.within) : undefined;
+  const newest = newestNotInFuture(list, now);
+  const withinStart = policy.within ? subtract(newest, policy.within) : undefined;
+  const withinBuckets = PERIODS.flatMap((period) => {
+    const d = policy.withinPeriods?.[period];
+    if (!d || durationIsZero(d)) return [];
+    return [{ start: subtract(newest, d), bucket: BY_PERIOD[period], reason: `${period} within ${formatCalendarDuration(d)}`, last: NaN }];
+  });
 
   const result: PolicyResult<T> = { keep: [], remove: [] };
   list.forEach((snap, position) => {
@@ -113,6 +127,14 @@ export function applyPolicy<T extends PolicySnapshot>(snapshots: T[], policy: Re
       if (tags.every((tag) => snap.tags.includes(tag))) reasons.push(`has tags [${tags.join(', ')}]`);
     }
     if (withinStart !== undefined && t.getTime() > withinStart) reasons.push(`within ${formatCalendarDuration(policy.within!)}`);
+    for (const b of withinBuckets) {
+      if (t.getTime() <= b.start) continue;
+      const value = b.bucket(t, position);
+      if (value !== b.last) {
+        b.last = value;
+        reasons.push(b.reason);
+      }
+    }
     for (const b of buckets) {
       if (b.count === 0) continue;
       const value = b.bucket(t, position);

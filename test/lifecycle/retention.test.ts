@@ -79,6 +79,28 @@ test('--keep-within counts back from the newest snapshot in calendar units', () 
   assert.deepEqual(keptDays({ within: parseCalendarDuration('1d') }, future), ['future', '2024-06-30']);
 });
 
+test('--keep-within-<period> keeps one snapshot per period, back as far as its duration reaches', () => {
+  // Every 15 minutes for 3 days, up to 2023-03-03 23:45: what frequent snapshots leave behind.
+  const snaps: Snap[] = [];
+  for (let d = 1; d <= 3; d++) for (let h = 0; h < 24; h++) for (const m of [0, 15, 30, 45]) snaps.push({ id: `d${d} ${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`, time: at(2023, 3, d, h, m).toISOString(), tags: [] });
+  const r = applyPolicy(snaps, { within: parseCalendarDuration('2h'), withinPeriods: { hourly: parseCalendarDuration('1d'), daily: parseCalendarDuration('2d') } }, at(2030, 1, 1));
+  const kept = new Map(r.keep.map((k) => [k.snapshot.id, k.reasons]));
+  // Within 2h of 23:45: everything after 21:45.
+  assert.deepEqual(kept.get('d3 23:45'), ['within 2h', 'hourly within 1d', 'daily within 2d']);
+  assert.deepEqual(kept.get('d3 22:00'), ['within 2h']);
+  // Hourly back to 23:45 the day before (exclusive): the newest of each hour.
+  assert.deepEqual(kept.get('d3 20:45'), ['hourly within 1d']);
+  assert.ok(!kept.has('d3 20:30'));
+  assert.deepEqual(kept.get('d3 00:45'), ['hourly within 1d']);
+  assert.ok(!kept.has('d2 22:45'), 'before the hourly window');
+  assert.deepEqual(kept.get('d2 23:45'), ['daily within 2d'], 'the day before: its newest snapshot, daily only');
+  assert.ok(!kept.has('d1 23:45'), 'outside the 2-day window');
+  assert.equal(r.keep.length, 8 + 22 + 1, "8 within 2h, the hours 00-21 of the last day, the day before");
+  assert.equal(r.keep.length + r.remove.length, snaps.length);
+  // A zero duration is no policy at all.
+  assert.equal(applyPolicy(snaps, { withinPeriods: { daily: parseCalendarDuration('0d') } }).remove.length, 0);
+});
+
 test('--keep-tag keeps snapshots carrying all tags of any list, without using up counts', () => {
   const snaps = dailyTimeline().map((s, i) => ({ ...s, tags: i % 100 === 0 ? ['release', 'q'] : i % 50 === 0 ? ['release'] : [] }));
   const r = applyPolicy(snaps, { tags: [['release', 'q']], last: 1 }, at(2030, 1, 1));
