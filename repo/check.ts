@@ -10,7 +10,7 @@ import { BlobEntry } from './blob.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { toHex } from './hex.js';
 import { listPacks, loadIndexFiles } from './index-files.js';
-import { readPackHeader } from './pack-header.js';
+import { unindexedBlobs } from './pack-header.js';
 import { extraReferences } from './references.js';
 import { Repository } from './repository.js';
 import { SnapshotRef } from './snapshot.js';
@@ -116,15 +116,9 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       blobCopies.get(id)!.push({ entry: b, pack: p.id });
     }
   }
-  const orphanBlobs = new Map<string, string>();
   const strayPacks = [...present.keys()].filter((id) => !index.packs.has(id)).sort();
-  await mapLimit(strayPacks, 8, async (id) => {
-    try {
-      for (const b of await readPackHeader(repo, id, present.get(id)!)) orphanBlobs.set(toHex(b.id), id);
-    } catch {
-      // An unreadable stray pack only matters if snapshots need its blobs, reported below.
-    }
-  });
+  // An unreadable stray pack only matters if snapshots need its blobs, reported below.
+  const orphanBlobs = await unindexedBlobs(repo, index.packs, present);
 
   // --read-data: every blob of the chosen packs.
   const damagedBlobs = new Set<string>();

@@ -17,11 +17,10 @@
  * snapshots are saved (and the originals removed) exactly as `cairn rewrite` does.
  */
 import { NotFoundError } from '../backends/backend.js';
-import { mapLimit } from '../backends/concurrency.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { toHex } from './hex.js';
 import { listPacks, loadIndexFiles } from './index-files.js';
-import { readPackHeader } from './pack-header.js';
+import { unindexedBlobs } from './pack-header.js';
 import { referencedBlobs } from './references.js';
 import { Repository } from './repository.js';
 import { replacementSnapshot, replaceSnapshots, rewriteTree } from './rewrite.js';
@@ -130,16 +129,7 @@ async function blobView(repo: Repository): Promise<BlobView> {
   lostPacks.sort((a, b) => a.pack.localeCompare(b.pack));
   // A blob no index lists may still be in a pack that an interrupted backup left: then
   // `repair index` recovers it, and removing it from snapshots would lose it for nothing.
-  const unindexed = new Map<string, string>();
-  const stray = [...present.keys()].filter((id) => !index.packs.has(id));
-  await mapLimit(stray, 8, async (id) => {
-    try {
-      for (const b of await readPackHeader(repo, id, present.get(id)!)) unindexed.set(toHex(b.id), id);
-    } catch {
-      // Its blobs cannot be located without its header: for this command they are missing.
-    }
-  });
-  return { sound, lostPacks, unindexed };
+  return { sound, lostPacks, unindexed: await unindexedBlobs(repo, index.packs, present) };
 }
 
 class UnreadableRootError extends Error {}
