@@ -17,10 +17,11 @@ export type OverwritePolicy = (typeof OVERWRITE_POLICIES)[number];
 export type ExistingAction = 'restore' | 'keep' | 'skip';
 
 /**
- * Node sets file times from seconds in a double, which holds today's times to a few
- * hundred nanoseconds: a file that restore wrote reads back a little off its snapshot time.
+ * Node passes file times to libuv as seconds in a double (today's times to about 240 ns),
+ * and libuv cuts them to whole microseconds. A file that restore wrote reads back up to
+ * about 1.25 µs before its snapshot time, or a few hundred ns after it.
  */
-const TIME_SLACK_NS = 1000n;
+const TIME_SLACK_NS = 2000n;
 
 export function existingAction(policy: OverwritePolicy, node: TreeNode, existing: BigIntStats | undefined): ExistingAction {
   if (!existing || policy === 'always') return 'restore';
