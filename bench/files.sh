@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cairn against restic on a ~1.5 GiB copy of parts of /usr: first backup, unchanged
-# backup, backup after changing 2% of the files, full restore. Prints wall time, peak
-# RSS and repository size per step and tool, and the ratio cairn/restic, as markdown.
+# backup, backup after changing 2% of the files, full restore, copy into a new
+# repository. Prints wall time, peak RSS and repository size per step and tool, and the
+# ratio cairn/restic, as markdown.
 #
 # Usage: bench/files.sh            (after `npm ci`; needs restic and GNU time, see README)
 # Environment:
@@ -88,7 +89,7 @@ has() { [[ " $tools " == *" $1 "* ]]; }
 has cairn && "${cairn[@]}" init >/dev/null
 has restic && "${restic[@]}" init --repository-version 2 >/dev/null
 
-steps=(first unchanged changed restore)
+steps=(first unchanged changed restore copy)
 for tool in $tools; do step "$tool" first backup "$src"; done
 for tool in $tools; do step "$tool" unchanged backup "$src"; done
 changed=$(change_files)
@@ -98,6 +99,20 @@ expected=$(file_totals "$src")
 for tool in $tools; do restore_checked "$tool" "$expected"; done
 remove_restores
 restore_dataset
+
+# copy: every snapshot into a new repository made to share the chunker (and, for cairn,
+# the blob ids), as for a copy offsite. Its size column is the new repository's.
+export CAIRN_FROM_PASSWORD=$password RESTIC_FROM_PASSWORD=$password
+if has cairn; then
+  node "$here/bin/cairn.js" --repo "$cairn_repo-copy" --cache-dir "$work/cairn-cache" --quiet init --from-repo "$cairn_repo" >/dev/null
+  measure cairn copy node "$here/bin/cairn.js" --repo "$cairn_repo-copy" --cache-dir "$work/cairn-cache" --quiet copy --from-repo "$cairn_repo"
+  size[cairn.copy]=$(du -sb "$cairn_repo-copy" | cut -f1)
+fi
+if has restic; then
+  restic --repo "$restic_repo-copy" --quiet init --repository-version 2 --from-repo "$restic_repo" --copy-chunker-params >/dev/null
+  measure restic copy restic --repo "$restic_repo-copy" --quiet copy --from-repo "$restic_repo"
+  size[restic.copy]=$(du -sb "$restic_repo-copy" | cut -f1)
+fi
 
 # ---- report -------------------------------------------------------------------------------
 

@@ -13,23 +13,35 @@ import { toHex } from './hex.js';
  * buffer that the next call overwrites: for callers that only write or check it.
  */
 export function openStoredBlob(encryptKey: Uint8Array, hashBlob: (data: Uint8Array) => Uint8Array, entry: IndexedBlob, stored: Uint8Array, transient = false): Uint8Array {
-  const label = `blob ${toHex(entry.id)} in pack ${entry.pack}`;
-  if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label}`);
-  let plain: Uint8Array;
+  return checkedPlaintext(hashBlob, entry, openPayload(encryptKey, entry, stored), transient);
+}
+
+/** Decrypts a stored blob to its payload, which is still compressed if the entry says so. */
+export function openPayload(encryptKey: Uint8Array, entry: IndexedBlob, stored: Uint8Array): Uint8Array {
+  if (stored.length !== entry.length) throw new CorruptObjectError(`data/${entry.pack}`, `truncated at ${label(entry)}`);
   try {
-    plain = openSealed(encryptKey, stored);
+    return openSealed(encryptKey, stored);
   } catch {
-    throw new CorruptObjectError(`data/${entry.pack}`, `${label} fails authentication`);
+    throw new CorruptObjectError(`data/${entry.pack}`, `${label(entry)} fails authentication`);
   }
+}
+
+/** A payload's plaintext (decompressed if need be), checked against the blob's id. */
+export function checkedPlaintext(hashBlob: (data: Uint8Array) => Uint8Array, entry: IndexedBlob, payload: Uint8Array, transient = false): Uint8Array {
+  let plain = payload;
   if (entry.compressed) {
     try {
-      plain = transient ? decompressReusing(plain, entry.rawLength) : decompress(plain, entry.rawLength);
+      plain = transient ? decompressReusing(payload, entry.rawLength) : decompress(payload, entry.rawLength);
     } catch (err) {
-      throw new CorruptObjectError(`data/${entry.pack}`, `${label}: ${(err as Error).message}`);
+      throw new CorruptObjectError(`data/${entry.pack}`, `${label(entry)}: ${(err as Error).message}`);
     }
   }
   if (!Buffer.from(hashBlob(plain)).equals(Buffer.from(entry.id))) {
-    throw new CorruptObjectError(`data/${entry.pack}`, `${label} does not match its id`);
+    throw new CorruptObjectError(`data/${entry.pack}`, `${label(entry)} does not match its id`);
   }
   return plain;
+}
+
+function label(entry: IndexedBlob): string {
+  return `blob ${toHex(entry.id)} in pack ${entry.pack}`;
 }

@@ -12,6 +12,7 @@ import { fromHex } from './hex.js';
 import { Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
 import { ownBuffer } from './own-buffer.js';
+import { packRanges } from './pack-ranges.js';
 import type { FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit, WireBlob } from './restore-protocol.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { TreeNode } from './tree.js';
@@ -22,10 +23,6 @@ export interface ContentFile {
   node: TreeNode;
 }
 
-/** A gap up to this size inside a pack is read and thrown away rather than split into two reads. */
-const MAX_GAP = 1024 * 1024;
-/** Reads stay this small (unless one blob is larger) so that the ranges in flight stay few megabytes. */
-const MAX_RANGE = 4 * 1024 * 1024;
 /** Ranges read but not yet written, per worker: bounds memory when disks write slower than packs read. */
 const QUEUED_RANGES = 4;
 /** Pack reads in flight unless the caller says (--connections). */
@@ -112,7 +109,7 @@ export class ContentRestorer {
     // double the ranges in memory.
     const readPack = async ([pack, blobs]: [string, number[]]) => {
       blobs.sort((a, b) => entries[a]!.offset - entries[b]!.offset);
-      for (const range of ranges(blobs.map((b) => entries[b]!))) {
+      for (const range of packRanges(blobs.map((b) => entries[b]!))) {
         const inRange = blobs.slice(range.first, range.first + range.count);
         let stored: Uint8Array;
         try {
@@ -236,21 +233,6 @@ function compact(stored: Uint8Array, blobs: WireBlob[]): [Uint8Array, WireBlob[]
     return { ...b, offset: at - b.length };
   });
   return [out, moved];
-}
-
-/** Groups blobs sorted by offset into reads of up to MAX_RANGE, merging across gaps up to MAX_GAP. */
-function ranges(sorted: IndexedBlob[]): { start: number; end: number; first: number; count: number }[] {
-  const out: { start: number; end: number; first: number; count: number }[] = [];
-  sorted.forEach((e, i) => {
-    const last = out[out.length - 1];
-    if (last && e.offset - last.end <= MAX_GAP && e.offset + e.length - last.start <= MAX_RANGE) {
-      last.end = Math.max(last.end, e.offset + e.length);
-      last.count++;
-    } else {
-      out.push({ start: e.offset, end: e.offset + e.length, first: i, count: 1 });
-    }
-  });
-  return out;
 }
 
 class RestorePool {

@@ -12,15 +12,19 @@
  */
 import { mapLimit } from '../backends/concurrency.js';
 import { Backend } from '../backends/backend.js';
-import { sealBlob } from './blob-seal.js';
+import { seal } from '../crypto/aead.js';
+import { IndexedBlob } from './blob.js';
+import { checkedPlaintext, openPayload } from './blob-open.js';
+import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { fromHex } from './hex.js';
+import { packRanges } from './pack-ranges.js';
 import { BlobRef, referencedBlobs, ReferencedBlobs } from './references.js';
 import { InitOptions, Repository } from './repository.js';
 import { Snapshot, SnapshotRef } from './snapshot.js';
 
 /** Blobs looked up in the destination's index at once. */
 const LOOKUP_BATCH = 4096;
-/** Blobs read from the source at once: reads from S3 wait on latency, not bandwidth. */
+/** Pack ranges read from the source at once: reads from S3 wait on latency, not bandwidth. */
 const READS = 8;
 
 export class IncompatibleRepositoriesError extends Error {
@@ -187,16 +191,39 @@ async function newReferences(src: Repository, snapshot: Snapshot, seen: Referenc
   return [...tail(seen.trees, trees, 'tree'), ...tail(seen.data, data, 'data')];
 }
 
-/** Stores in `dst` those of `blobs` it lacks, read and verified from `src`. */
+/**
+ * Stores in `dst` those of `blobs` it lacks. They are read from `src` a pack range at a
+ * time, and each is checked against its id and sealed again with `dst`'s key as it was
+ * stored: compressed payloads are not compressed a second time.
+ */
 async function copyBlobs(src: Repository, dst: Repository, blobs: BlobRef[], onProgress: (done: number) => void): Promise<void> {
   let done = 0;
   for (let i = 0; i < blobs.length; i += LOOKUP_BATCH) {
     const batch = blobs.slice(i, i + LOOKUP_BATCH);
-    const ids = batch.map((b) => fromHex(b.id));
-    const needed = await dst.reserveNew(ids);
-    await mapLimit(batch, READS, async (b, j) => {
-      if (needed[j]) await dst.addSealed(b.type, sealBlob(dst.key.encrypt, ids[j], await src.loadBlob(ids[j])));
-      onProgress(++done);
+    const needed = await dst.reserveNew(batch.map((b) => fromHex(b.id)));
+    const wanted = batch.filter((_, j) => needed[j]);
+    done += batch.length - wanted.length;
+    onProgress(done);
+    const entries = await src.lookupBlobs(wanted.map((b) => fromHex(b.id)));
+    const byPack = new Map<string, { type: BlobRef['type']; entry: IndexedBlob }[]>();
+    entries.forEach((entry, j) => {
+      if (!entry) throw new CorruptObjectError(`blob ${wanted[j].id}`, 'not in the index (missing)');
+      let list = byPack.get(entry.pack);
+      if (!list) byPack.set(entry.pack, (list = []));
+      list.push({ type: wanted[j].type, entry });
+    });
+    await mapLimit([...byPack], READS, async ([pack, list]) => {
+      list.sort((a, b) => a.entry.offset - b.entry.offset);
+      for (const range of packRanges(list.map((b) => b.entry))) {
+        const bytes = await src.backend.load({ type: 'data', name: pack }, range.start, range.end - range.start);
+        for (const { type, entry } of list.slice(range.first, range.first + range.count)) {
+          const at = entry.offset - range.start;
+          const payload = openPayload(src.key.encrypt, entry, bytes.subarray(at, at + entry.length));
+          checkedPlaintext(src.hashBlob, entry, payload, true);
+          await dst.addSealed(type, { id: entry.id, stored: seal(dst.key.encrypt, payload), rawLength: entry.rawLength, compressed: entry.compressed });
+          onProgress(++done);
+        }
+      }
     });
   }
 }

@@ -2,7 +2,6 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, promises as fs, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Handle } from '../../backends/backend.js';
 import { MemoryBackend } from '../../backends/memory.js';
 import { backup } from '../../repo/archiver.js';
 import { fromHex } from '../../repo/hex.js';
@@ -10,19 +9,7 @@ import { Repository } from '../../repo/repository.js';
 import { restore } from '../../repo/restorer.js';
 import { findNode, walkTree } from '../../repo/tree-walk.js';
 import { diffDigests, pseudoRandom, tempDir, treeDigest } from '../helpers.js';
-
-/** Counts pack reads, and damages every byte read from one pack on request. */
-class CountingBackend extends MemoryBackend {
-  reads: Array<{ name: string; offset?: number; length?: number }> = [];
-  corrupt?: string;
-  override async load(h: Handle, offset?: number, length?: number): Promise<Uint8Array> {
-    const bytes = await super.load(h, offset, length);
-    if (h.type !== 'data') return bytes;
-    this.reads.push({ name: h.name, offset, length });
-    if (h.name === this.corrupt) for (let i = 0; i < bytes.length; i++) bytes[i] ^= 0xff;
-    return bytes;
-  }
-}
+import { CountingBackend } from './counting-backend.js';
 
 async function setup() {
   const dir = await tempDir();
