@@ -15,7 +15,8 @@ export const builder = (y: Argv) =>
     .options(fromRepoOptions)
     .options(snapshotFilterOptions)
     .epilog(
-      'The destination must share the source\'s blob ids: create it with `cairn init --from-repo SOURCE`. ' +
+      'Into a destination made by `cairn init --from-repo SOURCE` trees are copied as they are; into any other, each chunk gets ' +
+        'the destination\'s id and the trees that name it are written again (files unchanged since an earlier copy are not read again). ' +
         'Snapshots the destination already holds a copy of are skipped, so an interrupted copy can simply be run again.',
     );
 

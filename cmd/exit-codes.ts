@@ -10,7 +10,7 @@ export function exitCodeFor(err: unknown): number {
 
 export function messageFor(err: unknown): string {
   const e = err as Error;
-  const known = ['UsageError', 'RepositoryNotFoundError', 'WrongPasswordError', 'CorruptObjectError', 'SnapshotNotFoundError', 'PathNotFoundError', 'NoSpaceError', 'PermanentError', 'StoreNotFoundError', 'DiskFormatError', 'LockConflictError', 'IncompatibleRepositoriesError'];
+  const known = ['UsageError', 'RepositoryNotFoundError', 'WrongPasswordError', 'CorruptObjectError', 'SnapshotNotFoundError', 'PathNotFoundError', 'NoSpaceError', 'PermanentError', 'StoreNotFoundError', 'DiskFormatError', 'LockConflictError'];
   if (e && known.includes(e.name)) return `error: ${e.message}`;
   if (process.env.CAIRN_DEBUG) return `error: ${e?.stack ?? String(err)}`;
   return `error: ${e?.message ?? String(err)}`;

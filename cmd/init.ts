@@ -7,14 +7,14 @@ import { readPassword } from './password.js';
 import { parseSize } from './parse-size.js';
 
 export const command = 'init';
-export const describe = 'create a new repository (with --from-repo: one that `copy` can copy that repository\'s snapshots into)';
+export const describe = 'create a new repository (with --from-repo: one that shares that repository\'s blob ids, for cheap copies)';
 export const builder = (y: Argv) =>
   y
     .option('pack-size', { type: 'string', describe: 'target pack size, e.g. 16M (default 16M, or the source\'s with --from-repo; small packs suit tests and high-latency stores less)' })
     .options(fromRepoOptions)
     .epilog(
       'With --from-repo, the new repository gets a fresh encryption key but the source\'s blob-id key and chunker parameters, ' +
-        'so `cairn copy` can copy snapshots between the two with deduplication (see docs/SECURITY.md for what sharing the id key means).',
+        'so `cairn copy` moves trees between the two as they are and later copies read only new data (see docs/SECURITY.md for what sharing the id key means).',
     );
 
 export async function handler(args: ArgumentsCamelCase<GlobalArgs & FromRepoArgs & { packSize?: string }>) {

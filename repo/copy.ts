@@ -1,9 +1,10 @@
 /**
- * Copying snapshots from one repository into another (`cairn copy`). The two must share
- * the blob-id key and the chunker parameters (`cairn init --from-repo` makes such a
- * destination): a blob then has the same id in both, so trees and image maps are copied
- * unchanged and the destination stores only the blobs it lacks. Each blob is opened with
- * the source's key (which checks it against its id) and sealed again with the
+ * Copying snapshots from one repository into another (`cairn copy`). When the two share
+ * the blob-id key (`cairn init --from-repo` makes such a destination), a blob has the same
+ * id in both, so trees and image maps are copied unchanged and the destination stores only
+ * the blobs it lacks. Otherwise (`copy-rekey.ts`) each data blob gets the destination's id
+ * and the trees and maps that name it are written again. Either way each blob is opened
+ * with the source's key (which checks it against its id) and sealed again with the
  * destination's.
  *
  * A snapshot's blobs are stored, and the index files that list them written, before its
@@ -16,27 +17,18 @@ import { seal } from '../crypto/aead.js';
 import { IndexedBlob } from './blob.js';
 import { checkedPlaintext, openPayload } from './blob-open.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
-import { fromHex } from './hex.js';
+import { fromHex, toHex } from './hex.js';
+import { IdMap, learnFromCopy, rekeySnapshot } from './copy-rekey.js';
 import { packRanges } from './pack-ranges.js';
 import { BlobRef, referencedBlobs, ReferencedBlobs } from './references.js';
 import { InitOptions, Repository } from './repository.js';
 import { Snapshot, SnapshotRef } from './snapshot.js';
+import { pathSetKey } from './snapshot-select.js';
 
 /** Blobs looked up in the destination's index at once. */
 const LOOKUP_BATCH = 4096;
 /** Pack ranges read from the source at once: reads from S3 wait on latency, not bandwidth. */
 const READS = 8;
-
-export class IncompatibleRepositoriesError extends Error {
-  readonly exitCode = 1;
-  constructor(difference: string, source: string) {
-    super(
-      `cannot copy: the destination's ${difference} from the source's, so a chunk would have another id there and every tree would ` +
-        `have to be rewritten, which cairn does not do. Create the destination with \`cairn init --from-repo ${source}\` and copy into that`,
-    );
-    this.name = 'IncompatibleRepositoriesError';
-  }
-}
 
 /**
  * Creates a repository that can take copies of `source`'s snapshots: a fresh encryption
@@ -53,12 +45,9 @@ export function initFrom(backend: Backend, password: string, source: Repository,
   });
 }
 
-export function assertCompatible(src: Repository, dst: Repository): void {
-  const location = src.backend.location();
-  if (!Buffer.from(src.key.blobId).equals(Buffer.from(dst.key.blobId))) throw new IncompatibleRepositoriesError('blob-id key differs', location);
-  const a = src.config.chunker;
-  const b = dst.config.chunker;
-  if (a.min !== b.min || a.avg !== b.avg || a.max !== b.max) throw new IncompatibleRepositoriesError('chunker parameters differ', location);
+/** Whether a blob has the same id in both: trees and maps can then be copied as they are. */
+export function sharesBlobIds(src: Repository, dst: Repository): boolean {
+  return Buffer.from(src.key.blobId).equals(Buffer.from(dst.key.blobId));
 }
 
 export interface CopyProgress {
@@ -95,27 +84,34 @@ export interface CopyStats {
  * already holds a copy of. The caller holds a lock on both repositories.
  */
 export async function copySnapshots(src: Repository, dst: Repository, refs: SnapshotRef[], events: CopyEvents = {}): Promise<CopyStats> {
-  assertCompatible(src, dst);
+  const rekeyed = sharesBlobIds(src, dst) ? undefined : new IdMap();
   const copies = copiesByPersistentId(await dst.listSnapshots(events.onDamagedSnapshot ?? (() => {})));
+  const sources = rekeyed ? await src.listSnapshots(() => {}) : [];
   const stats: CopyStats = { copied: 0, skipped: 0, blobs: 0, storedBytes: 0, rawBytes: 0 };
   const start = { ...dst.added };
   // Trees walked for earlier snapshots of this run are not walked again: their blobs are
   // stored and indexed already, as for restic.
   const seen = new ReferencedBlobs();
   for (const [i, ref] of refs.entries()) {
-    const copy = findCopy(ref, copies);
+    const copy = findCopy(ref, copies, rekeyed !== undefined);
     if (copy) {
       stats.skipped++;
       events.onSkipped?.(ref, copy);
       continue;
     }
     const before = { ...dst.added };
-    const blobs = await newReferences(src, ref.snapshot, seen);
+    if (rekeyed) {
+      const earlier = earlierCopy(ref.snapshot, sources, copies);
+      if (earlier) await learnFromCopy(src, dst, earlier.source.snapshot.tree, earlier.copy.snapshot.tree, rekeyed);
+    }
+    // Rekeyed, only data blobs the earlier copy did not name are copied; the trees and
+    // maps are written anew.
+    const blobs = (await newReferences(src, ref.snapshot, seen)).filter((b) => !rekeyed || (b.type === 'data' && !rekeyed.data.has(b.id)));
     const progress = (done: number) =>
       events.onProgress?.({ snapshot: i + 1, snapshots: refs.length, id: ref.id, blobsDone: done, blobsTotal: blobs.length, bytesCopied: dst.added.storedBytes - start.storedBytes });
-    await copyBlobs(src, dst, blobs, progress);
+    await copyBlobs(src, dst, blobs, progress, rekeyed);
+    const snapshot = { ...copiedSnapshot(ref), ...(rekeyed && (await rekeySnapshot(src, dst, ref.snapshot, rekeyed))) };
     await dst.flush();
-    const snapshot = copiedSnapshot(ref);
     const id = await dst.saveSnapshot(snapshot);
     stats.copied++;
     // The same snapshot named twice in one run is copied once.
@@ -138,6 +134,21 @@ function copiedSnapshot(ref: SnapshotRef): Snapshot {
   return { ...rest, original: persistentId(ref) };
 }
 
+/**
+ * Rekeyed: the copy in `dst` of the latest source snapshot of the same kind, host and
+ * paths as `s`, the one most likely to share its files.
+ */
+function earlierCopy(s: Snapshot, sources: SnapshotRef[], copies: Map<string, SnapshotRef[]>): { source: SnapshotRef; copy: SnapshotRef } | undefined {
+  const paths = pathSetKey(s.paths);
+  // Sources are listed oldest first.
+  for (const source of [...sources].reverse()) {
+    if (source.snapshot.kind !== s.kind || source.snapshot.host !== s.host || pathSetKey(source.snapshot.paths) !== paths) continue;
+    const copy = findCopy(source, copies, true);
+    if (copy) return { source, copy };
+  }
+  return undefined;
+}
+
 function persistentId(ref: SnapshotRef): string {
   return ref.snapshot.original ?? ref.id;
 }
@@ -156,16 +167,17 @@ function addCopy(by: Map<string, SnapshotRef[]>, r: SnapshotRef): void {
 /**
  * restic's rule: a copy carries the source's persistent id and agrees on everything but
  * `parent` and `original`. A snapshot retagged in the source after it was copied is
- * therefore copied again, with its new tags.
+ * therefore copied again, with its new tags. Rekeyed, the tree and map ids differ too.
  */
-function findCopy(ref: SnapshotRef, copies: Map<string, SnapshotRef[]>): SnapshotRef | undefined {
-  const want = contentKey(ref.snapshot);
-  return copies.get(persistentId(ref))?.find((c) => contentKey(c.snapshot) === want);
+function findCopy(ref: SnapshotRef, copies: Map<string, SnapshotRef[]>, rekeyed: boolean): SnapshotRef | undefined {
+  const want = contentKey(ref.snapshot, rekeyed);
+  return copies.get(persistentId(ref))?.find((c) => contentKey(c.snapshot, rekeyed) === want);
 }
 
-function contentKey(s: Snapshot): string {
+function contentKey(s: Snapshot, rekeyed: boolean): string {
   const { parent: _parent, original: _original, ...rest } = s;
-  return canonicalJson({ ...rest, paths: [...rest.paths].sort(), tags: [...rest.tags].sort() });
+  const ids = rekeyed ? { tree: undefined, image: rest.image && { ...rest.image, mapRoot: undefined } } : {};
+  return canonicalJson({ ...rest, ...ids, paths: [...rest.paths].sort(), tags: [...rest.tags].sort() });
 }
 
 /** JSON with object keys sorted: two snapshots written by different code compare by content. */
@@ -194,13 +206,15 @@ async function newReferences(src: Repository, snapshot: Snapshot, seen: Referenc
 /**
  * Stores in `dst` those of `blobs` it lacks. They are read from `src` a pack range at a
  * time, and each is checked against its id and sealed again with `dst`'s key as it was
- * stored: compressed payloads are not compressed a second time.
+ * stored: compressed payloads are not compressed a second time. With `rekeyed`, each
+ * (data) blob gets `dst`'s id for its content, recorded there, and is stored if `dst`
+ * lacks that id.
  */
-async function copyBlobs(src: Repository, dst: Repository, blobs: BlobRef[], onProgress: (done: number) => void): Promise<void> {
+async function copyBlobs(src: Repository, dst: Repository, blobs: BlobRef[], onProgress: (done: number) => void, rekeyed?: IdMap): Promise<void> {
   let done = 0;
   for (let i = 0; i < blobs.length; i += LOOKUP_BATCH) {
     const batch = blobs.slice(i, i + LOOKUP_BATCH);
-    const needed = await dst.reserveNew(batch.map((b) => fromHex(b.id)));
+    const needed = rekeyed ? batch.map(() => true) : await dst.reserveNew(batch.map((b) => fromHex(b.id)));
     const wanted = batch.filter((_, j) => needed[j]);
     done += batch.length - wanted.length;
     onProgress(done);
@@ -219,8 +233,15 @@ async function copyBlobs(src: Repository, dst: Repository, blobs: BlobRef[], onP
         for (const { type, entry } of list.slice(range.first, range.first + range.count)) {
           const at = entry.offset - range.start;
           const payload = openPayload(src.key.encrypt, entry, bytes.subarray(at, at + entry.length));
-          checkedPlaintext(src.hashBlob, entry, payload, true);
-          await dst.addSealed(type, { id: entry.id, stored: seal(dst.key.encrypt, payload), rawLength: entry.rawLength, compressed: entry.compressed });
+          const plain = checkedPlaintext(src.hashBlob, entry, payload, true);
+          let id = entry.id;
+          if (rekeyed) {
+            id = dst.hashBlob(plain);
+            rekeyed.data.set(toHex(entry.id), toHex(id));
+          }
+          if (!rekeyed || (await dst.reserveNew([id]))[0]) {
+            await dst.addSealed(type, { id, stored: seal(dst.key.encrypt, payload), rawLength: entry.rawLength, compressed: entry.compressed });
+          }
           onProgress(++done);
         }
       }

@@ -10,9 +10,14 @@ import { groupSnapshots } from './retention.js';
 export async function resolveParent(repo: Repository, host: string, paths: string[], parent: string | null | undefined): Promise<SnapshotRef | undefined> {
   if (parent === null) return undefined;
   if (parent) return { id: parent, snapshot: await repo.loadSnapshot(parent) };
-  const want = [...paths].sort().join('\0');
+  const want = pathSetKey(paths);
   const all = await repo.listSnapshots(() => {});
-  return all.filter((r) => r.snapshot.kind === 'files' && r.snapshot.host === host && [...r.snapshot.paths].sort().join('\0') === want).pop();
+  return all.filter((r) => r.snapshot.kind === 'files' && r.snapshot.host === host && pathSetKey(r.snapshot.paths) === want).pop();
+}
+
+/** Equal for two lists of the same paths in any order. */
+export function pathSetKey(paths: string[]): string {
+  return [...paths].sort().join('\0');
 }
 
 export interface SnapshotFilter {
