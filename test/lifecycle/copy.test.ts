@@ -47,6 +47,30 @@ async function fileCount(dir: string): Promise<number> {
   return n;
 }
 
+/** An ext4 image of a small tree, backed up into A; returns the image, the tree and the snapshot id. */
+async function imageSnapshot(a: TestRepo) {
+  const tree = path.join(a.dir, 'tree');
+  await fs.mkdir(tree);
+  await makeSourceTree(tree, 0.3, 3);
+  const img = path.join(a.dir, 'disk.img');
+  await ext4Image(img, tree, 16 * MiB);
+  const id = jsonLines((await a.ok(['backup', '--json', '--image', img])).stdout).find((l) => l.message_type === 'summary')!.snapshot_id as string;
+  return { img, tree, id };
+}
+
+/** The copy `id` of imageSnapshot's snapshot restores the image and a file from it byte for byte, and b checks clean. */
+async function assertImageCopy(b: TestRepo, id: string, img: string, tree: string) {
+  const out = path.join(b.dir, 'restored.img');
+  await b.ok(['restore', id, '--image', '--target', out, '--verify']);
+  assert.equal(sha256(await fs.readFile(out)), sha256(await fs.readFile(img)));
+  const files = path.join(b.dir, 'restored-files');
+  await b.ok(['restore', `${id}:/fs/Users/ann`, '--target', files]);
+  assert.ok((await fs.readFile(path.join(files, 'photo.raw'))).equals(await fs.readFile(path.join(tree, 'Users/ann/photo.raw'))));
+  const c = await checkReport(b, ['--read-data']);
+  assert.equal(c.code, 0);
+  assert.deepEqual(c.problems, []);
+}
+
 test('copy into a repository made by init --from-repo: restores byte for byte, checks clean, copies only what is missing', async (t) => {
   const a = await makeRepo('32K');
   await writeSource(a.src, 1);
@@ -164,25 +188,11 @@ test('copy into a repository made by plain init gives each blob its ids there: f
   await restoreAll(plain, 'after a copy into a plain repository');
 
   // Then an image snapshot: the files in it and its map are rewritten too.
-  const tree = path.join(a.dir, 'tree');
-  await fs.mkdir(tree);
-  await makeSourceTree(tree, 0.3, 3);
-  const img = path.join(a.dir, 'disk.img');
-  await ext4Image(img, tree, 16 * MiB);
-  const image = jsonLines((await a.ok(['backup', '--json', '--image', img])).stdout).find((l) => l.message_type === 'summary')!.snapshot_id as string;
+  const image = await imageSnapshot(a);
   const second = await copy(a, plain);
-  assert.deepEqual(second.copied.map((c) => c.source_id), [image]);
+  assert.deepEqual(second.copied.map((c) => c.source_id), [image.id]);
   assert.equal(second.summary.snapshots_skipped, 2);
-  const imageCopy = second.copied[0].id as string;
-  const out = path.join(a.dir, 'restored.img');
-  await plain.ok(['restore', imageCopy, '--image', '--target', out, '--verify']);
-  assert.equal(sha256(await fs.readFile(out)), sha256(await fs.readFile(img)));
-  const files = path.join(a.dir, 'restored-files');
-  await plain.ok(['restore', `${imageCopy}:/fs/Users/ann`, '--target', files]);
-  assert.ok((await fs.readFile(path.join(files, 'photo.raw'))).equals(await fs.readFile(path.join(tree, 'Users/ann/photo.raw'))));
-  const c = await checkReport(plain, ['--read-data']);
-  assert.equal(c.code, 0);
-  assert.deepEqual(c.problems, []);
+  await assertImageCopy(plain, second.copied[0].id as string, image.img, image.tree);
 
   const again = await copy(a, plain);
   assert.deepEqual(again.copied, []);
@@ -224,24 +234,9 @@ test('copy by name and by filter, then the rest; a snapshot retagged in the sour
 
 test('copy carries an image snapshot: its map and the data only the map uses', async () => {
   const a = await makeRepo('256K');
-  const tree = path.join(a.dir, 'tree');
-  await fs.mkdir(tree);
-  await makeSourceTree(tree, 0.3, 3);
-  const img = path.join(a.dir, 'disk.img');
-  await ext4Image(img, tree, 16 * MiB);
-  const summary = jsonLines((await a.ok(['backup', '--json', '--image', img])).stdout).find((l) => l.message_type === 'summary')!;
+  const image = await imageSnapshot(a);
   const b = await copyTarget(a);
   const copied = await copy(a, b);
-  assert.deepEqual(copied.copied.map((x) => x.source_id), [summary.snapshot_id]);
-  const id = copied.copied[0].id as string;
-
-  const out = path.join(a.dir, 'restored.img');
-  await b.ok(['restore', id, '--image', '--target', out, '--verify']);
-  assert.equal(sha256(await fs.readFile(out)), sha256(await fs.readFile(img)));
-  const files = path.join(a.dir, 'restored-files');
-  await b.ok(['restore', `${id}:/fs/Users/ann`, '--target', files]);
-  assert.ok((await fs.readFile(path.join(files, 'photo.raw'))).equals(await fs.readFile(path.join(tree, 'Users/ann/photo.raw'))));
-  const c = await checkReport(b, ['--read-data']);
-  assert.equal(c.code, 0);
-  assert.deepEqual(c.problems, []);
+  assert.deepEqual(copied.copied.map((x) => x.source_id), [image.id]);
+  await assertImageCopy(b, copied.copied[0].id as string, image.img, image.tree);
 });
