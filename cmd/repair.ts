@@ -5,35 +5,51 @@ import { options as snapshotOptions, RepairSnapshotsArgs } from './repair-snapsh
 import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
 
-export const command = 'repair <what> [snapshots..]';
+export const command = 'repair <what> [ids..]';
 export const describe =
   'repair index: rebuild the index from the packs (after a damaged or lost index file); ' +
+  'repair packs ID...: keep the sound blobs of damaged packs and remove the packs (a copy of each is saved first); ' +
   'repair snapshots: remove missing content and directories from snapshots (after a lost pack), so check passes and prune runs';
 export const builder = (y: Argv) =>
   y
-    .positional('what', { choices: ['index', 'snapshots'] as const })
-    .positional('snapshots', { type: 'string', array: true, describe: 'snapshots: snapshot ids, id prefixes or `latest` (default: all that match --host/--tag/--path)' })
+    .positional('what', { choices: ['index', 'packs', 'snapshots'] as const })
+    .positional('ids', { type: 'string', array: true, describe: 'packs: pack ids (as check names them); snapshots: snapshot ids, id prefixes or `latest` (default: all that match --host/--tag/--path)' })
     .option('read-all-packs', { type: 'boolean', default: false, describe: 'index: read every pack\'s header, also of packs a readable index file lists' })
+    .option('save-to', { type: 'string', describe: 'packs: directory for the copies of the damaged packs (default: the current directory)' })
     .options(snapshotOptions)
     .epilog(
-      'repair snapshots needs a correct index: after a lost or damaged pack, run `cairn repair index` first. ' +
+      'After `cairn check --read-data` names damaged packs: `cairn repair packs ID...`, then, for what was lost, ' +
+        '`cairn backup --force` of the same paths if the files still exist (older snapshots become whole again), else `cairn repair snapshots --forget`. ' +
+        'repair snapshots needs a correct index: after a lost or damaged pack, run `cairn repair index` first. ' +
         'A file that lost blobs keeps the ones that remain, joined; a directory whose tree is lost becomes empty. ' +
         'Without --forget each repaired snapshot is saved next to its original, tagged `repaired`.',
     );
 
-interface Args extends GlobalArgs, RepairSnapshotsArgs {
-  what: 'index' | 'snapshots';
+interface Args extends GlobalArgs, Omit<RepairSnapshotsArgs, 'snapshots'> {
+  what: 'index' | 'packs' | 'snapshots';
+  ids?: string[];
   readAllPacks: boolean;
+  saveTo?: string;
 }
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
+  const only = (what: string, given: unknown[]) => {
+    const named = given.filter((g): g is string => typeof g === 'string');
+    if (named.length) throw new UsageError(`${named.join(', ')}: only \`repair ${what}\` takes ${named.length === 1 ? 'this' : 'these'}`);
+  };
+  const snapshotFlags = [args.forget && '--forget', args.dryRun && '--dry-run', args.host && '--host', args.tag.length && '--tag', args.path.length && '--path'];
+  if (args.what !== 'index') only('index', [args.readAllPacks && '--read-all-packs']);
+  if (args.what !== 'packs') only('packs', [args.saveTo !== undefined && '--save-to']);
   if (args.what === 'snapshots') {
-    if (args.readAllPacks) throw new UsageError('--read-all-packs is an option of `repair index`');
     const { repairSnapshotsCommand } = await import('./repair-snapshots.js');
-    return repairSnapshotsCommand(args);
+    return repairSnapshotsCommand({ ...args, snapshots: args.ids });
   }
-  const given = [args.snapshots?.length && 'snapshots', args.forget && '--forget', args.dryRun && '--dry-run', args.host && '--host', args.tag.length && '--tag', args.path.length && '--path'].filter(Boolean);
-  if (given.length) throw new UsageError(`${given.join(', ')}: only \`repair snapshots\` takes ${given.length === 1 ? 'this' : 'these'}`);
+  only('snapshots', snapshotFlags);
+  if (args.what === 'packs') {
+    const { repairPacksCommand } = await import('./repair-packs.js');
+    return repairPacksCommand(args, args.ids ?? [], args.saveTo ?? '.');
+  }
+  if (args.ids?.length) throw new UsageError('`repair index` takes no ids: it reads every index file and lists every pack');
   const { repairIndex } = await import('../repo/repair-index.js');
   await withRepository(args, async (repo, out, lock) => {
     const r = await repairIndex(repo, {

@@ -136,7 +136,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
         const size = bytes.length;
         const verdict = await pool.verifyPack(index.packs.get(id)!, bytes);
         for (const b of verdict.damaged) damagedBlobs.add(`${id}/${b}`);
-        if (verdict.faults.length > 0) report('error', `data/${id}`, verdict.faults.join('; '));
+        if (verdict.faults.length > 0) report('error', `data/${id}`, `${verdict.faults.join('; ')}; \`cairn repair packs ${id}\` keeps its sound blobs and removes it`);
         packsRead++;
         bytesRead += size;
         opts.onProgress?.({ packsRead, packsToRead: chosen.length, bytesRead });

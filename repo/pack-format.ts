@@ -44,6 +44,14 @@ export function encodePackHeader(entries: BlobEntry[]): Uint8Array {
   return out;
 }
 
+/** The length of a pack's sealed header, from the pack's size and its last 4 bytes. */
+export function sealedHeaderLength(packSize: number, last4: Uint8Array): number {
+  if (packSize < 4 || last4.length !== 4) throw new Error('pack too short');
+  const len = new DataView(last4.buffer, last4.byteOffset, 4).getUint32(0, true);
+  if (len + 4 > packSize) throw new Error('header length points outside the pack');
+  return len;
+}
+
 /** `packSize` bounds every entry: a header cannot point outside its own pack. */
 export function decodePackHeader(header: Uint8Array, packSize: number): BlobEntry[] {
   if (header.length < 5) throw new Error('pack header too short');

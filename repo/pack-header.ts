@@ -7,14 +7,13 @@ import { open as openSealed } from '../crypto/aead.js';
 import { mapLimit } from '../backends/concurrency.js';
 import { toHex } from './hex.js';
 import { BlobEntry } from './blob.js';
-import { decodePackHeader } from './pack-format.js';
+import { decodePackHeader, sealedHeaderLength } from './pack-format.js';
 import { Repository } from './repository.js';
 
 export async function readPackHeader(repo: Repository, id: string, size: number): Promise<BlobEntry[]> {
   const h = { type: 'data' as const, name: id };
   if (size < 4) throw new Error('pack too short');
-  const len = Buffer.from(await repo.backend.load(h, size - 4, 4)).readUInt32LE(0);
-  if (len + 4 > size) throw new Error('header length points outside the pack');
+  const len = sealedHeaderLength(size, await repo.backend.load(h, size - 4, 4));
   return decodePackHeader(openSealed(repo.key.encrypt, await repo.backend.load(h, size - 4 - len, len)), size);
 }
 

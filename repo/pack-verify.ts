@@ -7,7 +7,7 @@ import { open as openSealed } from '../crypto/aead.js';
 import { BlobEntry } from './blob.js';
 import { openStoredBlob } from './blob-open.js';
 import { objectNameHere, toHex } from './hex.js';
-import { decodePackHeader } from './pack-format.js';
+import { decodePackHeader, sealedHeaderLength } from './pack-format.js';
 
 export interface PackVerdict {
   /** Problems in words, empty when the pack is sound. */
@@ -16,18 +16,22 @@ export interface PackVerdict {
   damaged: string[];
 }
 
+/** The blob list in a whole pack's own header, and where the header starts. Throws a plain Error. */
+export function wholePackHeader(encryptKey: Uint8Array, bytes: Uint8Array): { entries: BlobEntry[]; start: number } {
+  const len = sealedHeaderLength(bytes.length, bytes.subarray(Math.max(0, bytes.length - 4)));
+  const start = bytes.length - 4 - len;
+  return { entries: decodePackHeader(openSealed(encryptKey, bytes.subarray(start, bytes.length - 4)), bytes.length), start };
+}
+
 export function verifyPackBytes(encryptKey: Uint8Array, hashBlob: (d: Uint8Array) => Uint8Array, pack: { id: string; blobs: BlobEntry[] }, bytes: Uint8Array): PackVerdict {
   const faults: string[] = [];
   let tiled = false;
   try {
-    if (bytes.length < 4) throw new Error('pack too short');
-    const len = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32LE(bytes.length - 4);
-    if (len + 4 > bytes.length) throw new Error('header length points outside the pack');
-    const header = decodePackHeader(openSealed(encryptKey, bytes.subarray(bytes.length - 4 - len, bytes.length - 4)), bytes.length);
+    const { entries: header, start } = wholePackHeader(encryptKey, bytes);
     const key = (b: BlobEntry) => `${b.type}:${toHex(b.id)}:${b.offset}:${b.length}:${b.rawLength}:${b.compressed}`;
     const listed = new Set(pack.blobs.map(key));
     if (header.length !== pack.blobs.length || !header.every((b) => listed.has(key(b)))) faults.push('its header does not match the index');
-    tiled = tiles(header, bytes.length - 4 - len);
+    tiled = tiles(header, start);
   } catch (err) {
     const m = (err as Error).message;
     faults.push(`its header cannot be read (${m === 'pack too short' || m.startsWith('header length') ? m : 'fails authentication'})`);

@@ -99,7 +99,7 @@ test('flipped bits in a pack: found by --read-data, naming the damaged blob and 
   assert.deepEqual(r.problems, [
     {
       message_type: 'problem', severity: 'error', object: `data/${a.pack}`,
-      message: `its SHA-256 is ${sha}, not its name; damaged: data blob ${a.blob}`,
+      message: `its SHA-256 is ${sha}, not its name; damaged: data blob ${a.blob}; \`cairn repair packs ${a.pack}\` keeps its sound blobs and removes it`,
       affects: [{ snapshot: s1, paths: [`${t.src}/docs/a.txt`] }],
     },
   ]);

@@ -119,3 +119,22 @@ export async function repoFiles(t: TestRepo): Promise<string[]> {
   }
   return out.sort();
 }
+
+export interface IndexedBlobInfo {
+  pack: string;
+  type: string;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+/** Blob id -> where the index places it, from every index file present. */
+export async function blobPacks(t: TestRepo): Promise<Map<string, IndexedBlobInfo>> {
+  const out = new Map<string, IndexedBlobInfo>();
+  for (const name of await fs.readdir(path.join(t.repo, 'index'))) {
+    for (const p of JSON.parse((await t.ok(['cat', 'index', name])).stdout).packs as { id: string; blobs: (Omit<IndexedBlobInfo, 'pack'> & { id: string })[] }[]) {
+      for (const b of p.blobs) out.set(b.id, { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
+    }
+  }
+  return out;
+}

@@ -3,24 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pseudoRandom, treeDigest } from '../helpers.js';
-import { checkReport, jsonLines, listSnapshots, makeRepo, repoFiles, restoreAll, TestRepo } from './lifecycle-helpers.js';
-
-interface IndexedBlob {
-  type: string;
-  id: string;
-  rawLength: number;
-}
-
-/** Blob id -> pack and plaintext length, from every index file present. */
-async function blobPacks(t: TestRepo): Promise<Map<string, { pack: string; type: string; rawLength: number }>> {
-  const out = new Map<string, { pack: string; type: string; rawLength: number }>();
-  for (const name of await fs.readdir(path.join(t.repo, 'index'))) {
-    for (const p of JSON.parse((await t.ok(['cat', 'index', name])).stdout).packs as { id: string; blobs: IndexedBlob[] }[]) {
-      for (const b of p.blobs) out.set(b.id, { pack: p.id, type: b.type, rawLength: b.rawLength });
-    }
-  }
-  return out;
-}
+import { blobPacks, checkReport, jsonLines, listSnapshots, makeRepo, repoFiles, restoreAll, TestRepo } from './lifecycle-helpers.js';
 
 const removePack = (t: TestRepo, id: string) => fs.rm(path.join(t.repo, 'data', id.slice(0, 2), id));
 
