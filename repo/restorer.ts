@@ -12,7 +12,7 @@ import { compileExcludes } from './exclude.js';
 import { Repository } from './repository.js';
 import { mapLimit, Semaphore } from '../backends/concurrency.js';
 import { findNode, walkTree } from './tree-walk.js';
-import { nameBytes, TreeNode } from './tree.js';
+import { deviceNumbers, nameBytes, TreeNode } from './tree.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { fromHex } from './hex.js';
 import { writeXattrs } from './xattrs.js';
@@ -417,10 +417,7 @@ async function makeNode(dest: Buffer, n: TreeNode): Promise<void> {
     await execFileP('mknod', [p, 'p']);
     return;
   }
-  // Linux dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
-  const rdev = BigInt(n.rdev ?? 0);
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const { major, minor } = deviceNumbers(n.rdev);
   await execFileP('mknod', [p, n.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
 }
 

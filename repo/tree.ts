@@ -70,6 +70,12 @@ export function nameBytes(n: Pick<TreeNode, 'name' | 'nameRaw'>): Buffer {
   return n.nameRaw !== undefined ? Buffer.from(n.nameRaw, 'base64') : Buffer.from(n.name, 'utf8');
 }
 
+/** A device node's major and minor numbers, from Linux's dev_t (major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31). */
+export function deviceNumbers(rdev = 0): { major: number; minor: number } {
+  const r = BigInt(rdev);
+  return { major: Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn)), minor: Number((r & 0xffn) | ((r >> 12n) & ~0xffn)) };
+}
+
 /** Text and raw fields for a byte string that may not be UTF-8. */
 export function encodeBytes(b: Buffer): { text: string; raw?: string } {
   const text = b.toString('utf8');
