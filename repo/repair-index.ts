@@ -24,6 +24,8 @@ const HEADER_READS = 8;
 export interface RepairIndexOptions {
   /** Read the header of every pack, also of packs that a readable index file lists. */
   readAllPacks?: boolean;
+  /** Packs to drop from the index although they are present (`repair packs` deletes them next). */
+  leaveOut?: string[];
   lock?: LockHandle;
   onProgress?: (p: { headersRead: number; headersToRead: number }) => void;
 }
@@ -48,6 +50,7 @@ export interface RepairIndexResult {
 export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {}): Promise<RepairIndexResult> {
   const index = await loadIndexFiles(repo);
   const present = await listPacks(repo);
+  for (const id of opts.leaveOut ?? []) present.delete(id);
   const damagedIndexFiles = [...index.files]
     .filter((e): e is [string, Error] => e[1] instanceof Error)
     .map(([name, err]) => ({ name, detail: err instanceof CorruptObjectError ? err.detail : err.message }));

@@ -5,10 +5,11 @@
  * local directory first, so nothing the repository held is thrown away. The caller holds
  * the exclusive lock.
  *
- * Order: the copy, then the new packs and their index file, then the delete, then one
- * index file that supersedes all (`repairIndex`). Killed before the delete, the
- * repository holds the salvaged blobs twice; killed after it, the index lists a pack that
- * is gone, which every command names with `cairn repair index` as the way out.
+ * Order: the copy, then the new packs and their index file, then one index file that
+ * supersedes all and lists every pack but the damaged ones (`repairIndex`), then the
+ * deletes. Killed at any moment, every snapshot still restores: before the new index,
+ * the salvaged blobs are there twice; after it, the damaged packs are packs no index
+ * lists, which the next prune deletes.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -95,9 +96,9 @@ export async function repairPacks(repo: Repository, queries: string[], opts: { s
     opts.onPack?.(r);
   }
   await repo.flush();
+  await repairIndex(repo, { leaveOut: packs, lock: opts.lock });
   opts.lock?.assertHeld();
   for (const pack of packs) await repo.backend.remove({ type: 'data', name: pack });
-  await repairIndex(repo, { lock: opts.lock });
   return results;
 }
 
