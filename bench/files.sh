@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cairn against restic on a ~1.5 GiB copy of parts of /usr: first backup, unchanged
-# backup, backup after changing 2% of the files, full restore, copy into a new
-# repository. Prints wall time, peak RSS and repository size per step and tool, and the
+# backup, backup after changing 2% of the files, full restore, dump as tar, copy into a
+# new repository. Prints wall time, peak RSS and repository size per step and tool, and the
 # ratio cairn/restic, as markdown.
 #
 # Usage: bench/files.sh            (after `npm ci`; needs restic and GNU time, see README)
@@ -89,7 +89,7 @@ has() { [[ " $tools " == *" $1 "* ]]; }
 has cairn && "${cairn[@]}" init >/dev/null
 has restic && "${restic[@]}" init --repository-version 2 >/dev/null
 
-steps=(first unchanged changed restore copy)
+steps=(first unchanged changed restore dump copy)
 for tool in $tools; do step "$tool" first backup "$src"; done
 for tool in $tools; do step "$tool" unchanged backup "$src"; done
 changed=$(change_files)
@@ -99,6 +99,10 @@ expected=$(file_totals "$src")
 for tool in $tools; do restore_checked "$tool" "$expected"; done
 remove_restores
 restore_dataset
+
+# dump: the whole tree as a tar archive, to /dev/null (both tools write pax tar).
+has cairn && measure cairn dump sh -c '"$@" dump latest "$0" >/dev/null' "$src" "${cairn[@]}"
+has restic && measure restic dump sh -c '"$@" dump latest "$0" >/dev/null' "$src" "${restic[@]}"
 
 # copy: every snapshot into a new repository made to share the chunker (and, for cairn,
 # the blob ids), as for a copy offsite. Its size column is the new repository's.

@@ -1,18 +1,25 @@
 /**
  * A snapshot directory as a tar stream (`cairn dump SNAPSHOT DIR`, as restic's): every
  * entry below it with its metadata, regular files with their content, hard links as links
- * to the first name, in the snapshot's name order. Blobs load a few ahead of the writer,
- * across files, so that many small files from S3 do not wait on one GET each in turn.
+ * to the first name, in the snapshot's name order. Blobs are read a few pack ranges ahead
+ * of the writer, across files, so that many small files from S3 take a GET per range, not
+ * one each in turn.
  */
 import { Repository } from './repository.js';
 import { rfc3339ToNs } from './time-format.js';
 import { padding, TAR_END, TarEntry, tarHeader } from './tar-format.js';
 import { deviceNumbers, TreeNode } from './tree.js';
 import { walkTree } from './tree-walk.js';
+import { IndexedBlob } from './blob.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
+import { fromHex } from './hex.js';
+import { readRun } from './pack-ranges.js';
 
-/** Blob loads started ahead of the writer: each is at most one chunk (8 MiB by default). */
-const BLOBS_AHEAD = 8;
+/** Pack reads started ahead of the writer: each is at most 4 MiB, or one larger blob. */
+const RUNS_AHEAD = 8;
+const LOOKUP_BATCH = 256;
+/** Writes to the sink are gathered up to this size. */
+const WRITE_BYTES = 256 * 1024;
 /** Entries the walk may be ahead of the writer, so that loads can start for files to come. */
 const ENTRIES_AHEAD = 256;
 
@@ -25,9 +32,27 @@ export interface DumpTarStats {
  * Writes the directory `dir` (its node; `name`: its path in the archive, empty for the
  * snapshot root) and everything below it to `write` as a tar archive.
  */
-export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, write: (b: Uint8Array) => Promise<void>): Promise<DumpTarStats> {
+export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, sink: (b: Uint8Array) => Promise<void>): Promise<DumpTarStats> {
   const stats: DumpTarStats = { entries: 0, bytes: 0 };
-  const blobs = new BlobQueue(repo);
+  // Headers, padding and small files go out together: three writes per file cost more
+  // than the copy into one buffer.
+  const gathered: Uint8Array[] = [];
+  let gatheredBytes = 0;
+  const flush = async () => {
+    if (gatheredBytes > 0) await sink(Buffer.concat(gathered, gatheredBytes));
+    gathered.length = 0;
+    gatheredBytes = 0;
+  };
+  const write = async (b: Uint8Array) => {
+    if (b.length >= WRITE_BYTES) {
+      await flush();
+      return sink(b);
+    }
+    gathered.push(b);
+    gatheredBytes += b.length;
+    if (gatheredBytes >= WRITE_BYTES) await flush();
+  };
+  const blobs = new BlobReader(repo);
   /** The first name of each hard-linked file, by device and inode. */
   const firstNames = new Map<string, Buffer>();
   const pending: { entry: TarEntry; blobs: number }[] = [];
@@ -68,6 +93,7 @@ export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, wri
   }
   while (pending.length > 0) await emit(pending.shift()!);
   await write(TAR_END);
+  await flush();
   return stats;
 }
 
@@ -94,32 +120,60 @@ function tarEntry(path: Buffer, n: TreeNode, hardLinkTo: Buffer | undefined): Ta
   }
 }
 
-/** Blob loads in the order the writer will take them, at most BLOBS_AHEAD started and not taken. */
-class BlobQueue {
+/**
+ * The content blobs of the files to come, in the order the writer takes them. Runs of
+ * blobs that lie together in a pack (a backup writes a directory's small files side by
+ * side) are read with one ranged read, a few runs ahead of the writer.
+ */
+class BlobReader {
   private readonly ids: string[] = [];
-  private readonly started: Promise<Uint8Array>[] = [];
+  /** Index in `ids` of the first blob whose read has not started. */
+  private unread = 0;
+  /** Index entries of ids[unread...], as far as they were looked up. */
+  private located: IndexedBlob[] = [];
+  private readonly ready: { data: Promise<Uint8Array>; endsRun: boolean }[] = [];
+  private runs = 0;
 
   constructor(private readonly repo: Repository) {}
 
   push(id: string): void {
     this.ids.push(id);
-    this.pump();
   }
 
   async next(): Promise<Uint8Array> {
-    this.pump();
-    const p = this.started.shift();
-    if (!p) throw new Error('internal error: no blob queued');
-    this.pump();
-    return p;
+    await this.readAhead();
+    const b = this.ready.shift();
+    if (!b) throw new Error('internal error: no blob queued');
+    if (b.endsRun) this.runs--;
+    return b.data;
   }
 
-  private pump(): void {
-    while (this.started.length < BLOBS_AHEAD && this.ids.length > 0) {
-      const p = this.repo.loadBlob(this.ids.shift()!);
-      // Awaited in its turn; this keeps a failure from going unhandled if the dump stops first.
-      p.catch(() => {});
-      this.started.push(p);
+  private async readAhead(): Promise<void> {
+    while (this.runs < RUNS_AHEAD && this.unread < this.ids.length) {
+      // A run may go on past what was looked up: look up a batch more first.
+      if (this.located.length < LOOKUP_BATCH && this.unread + this.located.length < this.ids.length) await this.lookUpMore();
+      const { count, start, end } = readRun(this.located, 0);
+      const run = this.located.splice(0, count);
+      const pack = run[0].pack;
+      const bytes = this.repo.backend.load({ type: 'data', name: pack }, start, end - start);
+      for (const [k, e] of run.entries()) {
+        const data = bytes.then((b) => this.repo.openBlob(e, b.subarray(e.offset - start, e.offset - start + e.length)));
+        // Awaited in its turn; this keeps a failure from going unhandled if the dump stops first.
+        data.catch(() => {});
+        this.ready.push({ data, endsRun: k === count - 1 });
+      }
+      this.runs++;
+      this.unread += count;
     }
+  }
+
+  private async lookUpMore(): Promise<void> {
+    const from = this.unread + this.located.length;
+    const batch = this.ids.slice(from, from + LOOKUP_BATCH);
+    const entries = await this.repo.lookupBlobs(batch.map((id) => fromHex(id)));
+    entries.forEach((e, k) => {
+      if (!e) throw new CorruptObjectError(`blob ${batch[k]}`, 'not in the index (missing)');
+      this.located.push(e);
+    });
   }
 }

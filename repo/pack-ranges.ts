@@ -2,7 +2,7 @@
  * Reading many blobs of a pack as a few ranged reads instead of one read per blob: the
  * plan restore and copy share. From S3 each read is a GET, paid for and waited on.
  */
-import type { BlobEntry } from './blob.js';
+import type { BlobEntry, IndexedBlob } from './blob.js';
 
 /** A gap up to this size inside a pack is read and thrown away rather than split into two reads. */
 const MAX_GAP = 1024 * 1024;
@@ -30,4 +30,25 @@ export function packRanges(sorted: Pick<BlobEntry, 'offset' | 'length'>[]): Pack
     }
   });
   return out;
+}
+
+/**
+ * The longest run of `entries[i..]`, taken in the order given (a file's blobs, file after
+ * file), that one read covers: the same pack, within MAX_RANGE bytes. Chunk workers store
+ * neighbouring files in the order they finish, so offsets need not rise.
+ */
+export function readRun(entries: Pick<IndexedBlob, 'pack' | 'offset' | 'length'>[], i: number): { count: number; start: number; end: number } {
+  const first = entries[i];
+  let start = first.offset;
+  let end = first.offset + first.length;
+  let j = i + 1;
+  for (; j < entries.length; j++) {
+    const e = entries[j];
+    const s = Math.min(start, e.offset);
+    const t = Math.max(end, e.offset + e.length);
+    if (e.pack !== first.pack || t - s > MAX_RANGE) break;
+    start = s;
+    end = t;
+  }
+  return { count: j - i, start, end };
 }
