@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CAIRN_BIN, sha256 } from '../helpers.js';
+import { sha256 } from '../helpers.js';
 import { ext4Image, makeSourceTree } from '../image/fs-images.js';
-import { checkReport, dataBytes, env, jsonLines, makeRepo, restoreAll, TestRepo, testRepo, writeSource } from './lifecycle-helpers.js';
+import { checkReport, dataBytes, env, jsonLines, killedAfter, makeRepo, restoreAll, TestRepo, testRepo, writeSource } from './lifecycle-helpers.js';
 
 const MiB = 1024 * 1024;
 /** B has a password of its own: copy must open A with the --from-* password, B with its own. */
@@ -27,6 +26,13 @@ async function copyTarget(a: TestRepo, name = 'b'): Promise<TestRepo> {
   await fs.writeFile(pw, `${env.CAIRN_PASSWORD}\n`);
   const b = testRepo(a.dir, a.src, name, { CAIRN_PASSWORD: envB.CAIRN_PASSWORD });
   await b.ok(['init', '--from-repo', a.repo, '--from-password-file', pw]);
+  return b;
+}
+
+/** B, made by plain `init`: its blob-id key is its own, so copy rewrites every tree for it. */
+async function plainTarget(a: TestRepo, name = 'plain'): Promise<TestRepo> {
+  const b = testRepo(a.dir, a.src, name, { CAIRN_PASSWORD: envB.CAIRN_PASSWORD });
+  await b.ok(['init']);
   return b;
 }
 
@@ -126,50 +132,40 @@ test('copy into a repository made by init --from-repo: restores byte for byte, c
   assert.ok(own.data_added < bAdded / 4, `a backup of what B holds as a copy adds ${own.data_added} bytes`);
 });
 
-/** Starts `cairn ARGS` and kills it with SIGKILL after `ms`; resolves whether it was killed before it finished. */
-function killedAfter(args: string[], ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...envB }, stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('close', (_code, signal) => {
-      clearTimeout(timer);
-      resolve(signal === 'SIGKILL');
-    });
+for (const [kind, target] of [['init --from-repo', copyTarget], ['plain init', plainTarget]] as const) {
+  test(`kill -9 at several moments of a copy into a repository made by ${kind}: the destination stays consistent, and the next copy finishes the job`, async () => {
+    const a = await makeRepo('32K');
+    for (let g = 1; g <= 4; g++) {
+      await writeSource(a.src, g);
+      await a.backup(`2024-03-0${g} 10:00:00`);
+    }
+    // How long a whole copy takes, to spread the kills over it.
+    const probe = await target(a, 'probe');
+    const t0 = Date.now();
+    await copy(a, probe);
+    const duration = Date.now() - t0;
+
+    const b = await target(a);
+    const trials = 6;
+    let killed = 0;
+    for (let i = 0; i < trials; i++) {
+      if (await killedAfter([...b.g, 'copy', '--from-repo', a.repo], Math.round((duration * (i + 0.5)) / trials), envB)) killed++;
+      const c = await checkReport(b);
+      assert.equal(c.code, 0, JSON.stringify(c.problems));
+      assert.deepEqual(c.problems.filter((p) => p.severity !== 'warning'), []);
+    }
+    assert.ok(killed >= trials / 2, `only ${killed} of ${trials} copies were killed before they finished`);
+    const rest = await copy(a, b);
+    assert.equal(rest.summary.snapshots_copied + rest.summary.snapshots_skipped, 4);
+    // Copies made before a kill have no entry in b.expected yet; they come from the source ids.
+    for (const s of await snapshotsOf(b)) if (!b.expected.has(s.id)) b.expected.set(s.id, a.expected.get(s.original!)!);
+    assert.deepEqual(new Set((await snapshotsOf(b)).map((s) => s.original)), new Set(a.expected.keys()), 'each snapshot copied once');
+    assert.equal((await snapshotsOf(b)).length, 4);
+    await restoreAll(b, 'after the interrupted copies');
+    const c = await checkReport(b, ['--read-data']);
+    assert.equal(c.summary.errors, 0);
   });
 }
-
-test('kill -9 at several moments of a copy: the destination stays consistent, and the next copy finishes the job', async () => {
-  const a = await makeRepo('32K');
-  for (let g = 1; g <= 4; g++) {
-    await writeSource(a.src, g);
-    await a.backup(`2024-03-0${g} 10:00:00`);
-  }
-  // How long a whole copy takes, to spread the kills over it.
-  const probe = await copyTarget(a, 'probe');
-  const t0 = Date.now();
-  await copy(a, probe);
-  const duration = Date.now() - t0;
-
-  const b = await copyTarget(a);
-  const trials = 6;
-  let killed = 0;
-  for (let i = 0; i < trials; i++) {
-    if (await killedAfter([...b.g, 'copy', '--from-repo', a.repo], Math.round((duration * (i + 0.5)) / trials))) killed++;
-    const c = await checkReport(b);
-    assert.equal(c.code, 0, JSON.stringify(c.problems));
-    assert.deepEqual(c.problems.filter((p) => p.severity !== 'warning'), []);
-  }
-  assert.ok(killed >= trials / 2, `only ${killed} of ${trials} copies were killed before they finished`);
-  const rest = await copy(a, b);
-  assert.equal(rest.summary.snapshots_copied + rest.summary.snapshots_skipped, 4);
-  // Copies made before a kill have no entry in b.expected yet; they come from the source ids.
-  for (const s of await snapshotsOf(b)) if (!b.expected.has(s.id)) b.expected.set(s.id, a.expected.get(s.original!)!);
-  assert.deepEqual(new Set((await snapshotsOf(b)).map((s) => s.original)), new Set(a.expected.keys()), 'each snapshot copied once');
-  assert.equal((await snapshotsOf(b)).length, 4);
-  await restoreAll(b, 'after the interrupted copies');
-  const c = await checkReport(b, ['--read-data']);
-  assert.equal(c.summary.errors, 0);
-});
 
 test('copy into a repository made by plain init gives each blob its ids there: files and images restore byte for byte', async (t) => {
   const a = await makeRepo('64K');
@@ -177,8 +173,7 @@ test('copy into a repository made by plain init gives each blob its ids there: f
   const s1 = await a.backup('2024-03-01 10:00:00');
   await writeSource(a.src, 2);
   const s2 = await a.backup('2024-03-02 10:00:00');
-  const plain = testRepo(a.dir, a.src, 'plain', { CAIRN_PASSWORD: envB.CAIRN_PASSWORD });
-  await plain.ok(['init']);
+  const plain = await plainTarget(a);
 
   const first = await copy(a, plain);
   assert.deepEqual(first.copied.map((c) => c.source_id), [s1, s2]);

@@ -1,8 +1,9 @@
 /** A repository with small packs and a source tree that changes from one backup to the next. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { cairn, diffDigests, EntryDigest, pseudoRandom, RunResult, tempDir, treeDigest } from '../helpers.js';
+import { CAIRN_BIN, cairn, diffDigests, EntryDigest, pseudoRandom, RunResult, tempDir, treeDigest } from '../helpers.js';
 
 export const env = { CAIRN_PASSWORD: 'lifecycle' };
 
@@ -137,4 +138,16 @@ export async function blobPacks(t: TestRepo): Promise<Map<string, IndexedBlobInf
     }
   }
   return out;
+}
+
+/** Starts `cairn ARGS` and kills it with SIGKILL after `ms`; resolves whether it was killed before it finished. */
+export function killedAfter(args: string[], ms: number, extraEnv: Record<string, string> = env): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, CAIRN_TEST_WEAK_KDF: '1', ...extraEnv }, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('close', (_code, signal) => {
+      clearTimeout(timer);
+      resolve(signal === 'SIGKILL');
+    });
+  });
 }

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { sha256 } from '../helpers.js';
-import { blobPacks, checkReport, jsonLines, makeRepo, restoreAll, TestRepo, writeSource } from './lifecycle-helpers.js';
+import { sha256, tempDir } from '../helpers.js';
+import { blobPacks, checkReport, IndexedBlobInfo, jsonLines, killedAfter, makeRepo, restoreAll, TestRepo, testRepo, writeSource } from './lifecycle-helpers.js';
 
 const packPath = (t: TestRepo, id: string) => path.join(t.repo, 'data', id.slice(0, 2), id);
 
@@ -22,6 +22,14 @@ async function twoSnapshots() {
   return { t, blobs, pack, inPack };
 }
 
+/** Flips a bit in the middle of a blob's stored bytes; returns the damaged pack's bytes. */
+async function damageBlob(t: TestRepo, b: IndexedBlobInfo): Promise<Buffer> {
+  const bytes = await fs.readFile(packPath(t, b.pack));
+  bytes[b.offset + (b.length >> 1)] ^= 0x40;
+  await fs.writeFile(packPath(t, b.pack), bytes);
+  return bytes;
+}
+
 async function repairPacks(t: TestRepo, args: string[]) {
   const r = await t.run(['repair', 'packs', '--json', ...args]);
   const lines = jsonLines(r.stdout);
@@ -30,10 +38,7 @@ async function repairPacks(t: TestRepo, args: string[]) {
 
 test('repair packs keeps the sound blobs of a damaged pack and saves a copy; backup --force then makes the old snapshot whole', async () => {
   const { t, blobs, pack, inPack } = await twoSnapshots();
-  const victim = blobs.get(inPack[1])!;
-  const bytes = await fs.readFile(packPath(t, pack));
-  bytes[victim.offset + (victim.length >> 1)] ^= 0x40;
-  await fs.writeFile(packPath(t, pack), bytes);
+  const bytes = await damageBlob(t, blobs.get(inPack[1])!);
   const before = await checkReport(t, ['--read-data']);
   assert.equal(before.code, 1);
   assert.ok(JSON.stringify(before.problems).includes(pack), 'check --read-data names the pack');
@@ -95,4 +100,42 @@ test('repair packs names a pack it cannot find, and needs at least one', async (
   const flag = await t.run(['repair', 'index', '--save-to', '/tmp']);
   assert.match(flag.stderr, /--save-to: only `repair packs` takes this/);
   assert.equal((await checkReport(t, ['--read-data'])).code, 0, 'nothing was changed');
+});
+
+test('kill -9 at several moments of repair packs: no problem but the lost blob, and the next run finishes the job', async () => {
+  const { t, blobs, pack, inPack } = await twoSnapshots();
+  const bytes = await damageBlob(t, blobs.get(inPack[1])!);
+  const saveTo = path.join(t.dir, 'damaged');
+  // How long a whole run takes, on a copy of the repository (with a cache of its own), to
+  // spread the kills over it.
+  const probe = testRepo(await tempDir('cairn-life-'), t.src, 'repo');
+  await fs.cp(t.repo, probe.repo, { recursive: true });
+  const t0 = Date.now();
+  assert.equal((await repairPacks(probe, [pack, '--save-to', saveTo])).code, 0);
+  const duration = Date.now() - t0;
+
+  const trials = 6;
+  let killed = 0;
+  for (let i = 0; i < trials; i++) {
+    if (await killedAfter([...t.g, 'repair', 'packs', pack, '--save-to', saveTo], Math.round((duration * (i + 0.5)) / trials))) killed++;
+    const c = await checkReport(t);
+    const errors = c.problems.filter((p) => p.severity !== 'warning');
+    assert.ok(errors.every((p) => p.object === `blob ${inPack[1]}`), JSON.stringify(errors));
+    try {
+      await fs.access(packPath(t, pack));
+    } catch {
+      break; // a run got as far as the delete
+    }
+  }
+  assert.ok(killed >= 1, `${killed} of the runs were killed before they finished`);
+  let present = true;
+  await fs.access(packPath(t, pack)).catch(() => (present = false));
+  // Still listed, or left unindexed by a run killed after its new index: a run finishes it.
+  if (present) assert.equal((await repairPacks(t, [pack, '--save-to', saveTo])).code, 0);
+  await writeSource(t.src, 1);
+  await t.backup('2024-03-03 10:00:00', ['--force']);
+  await t.ok(['prune']);
+  const healed = await checkReport(t, ['--read-data']);
+  assert.equal(healed.code, 0, JSON.stringify(healed.problems));
+  await restoreAll(t, 'after interrupted runs of repair packs');
 });
