@@ -18,6 +18,8 @@ export const builder = (y: Argv) =>
     .option('image', { type: 'boolean', default: false, describe: 'write an image snapshot back as a whole image' })
     .option('include', { ...repeatable('restore only paths matching this pattern'), alias: 'i' })
     .option('exclude', { ...repeatable('do not restore paths matching this pattern'), alias: 'e' })
+    .option('iinclude', repeatable('like --include, ignoring the case of letters'))
+    .option('iexclude', repeatable('like --exclude, ignoring the case of letters'))
     .option('verify', { type: 'boolean', default: false, describe: 're-read restored files and compare them with the snapshot' })
     .option('overwrite', {
       choices: OVERWRITE_POLICIES,
@@ -31,6 +33,8 @@ interface Args extends GlobalArgs {
   target: string;
   include: string[];
   exclude: string[];
+  iinclude: string[];
+  iexclude: string[];
   verify: boolean;
   image: boolean;
   overwrite: OverwritePolicy;
@@ -39,14 +43,15 @@ interface Args extends GlobalArgs {
 
 export async function handler(args: ArgumentsCamelCase<Args>) {
   const { snapshot, subpath } = splitSnapshotArg(args.snapshot);
+  const patterns = [args.include, args.exclude, args.iinclude, args.iexclude].some((p) => p.length > 0);
   if (args.image) {
-    if (subpath !== '/' || args.include.length || args.exclude.length || args.delete || args.overwrite !== 'always') {
-      throw new UsageError('--image restores the whole image: drop the :/path, --include, --exclude, --delete and --overwrite, or drop --image to restore files');
+    if (subpath !== '/' || patterns || args.delete || args.overwrite !== 'always') {
+      throw new UsageError('--image restores the whole image: drop the :/path, --include, --exclude (and their --i forms), --delete and --overwrite, or drop --image to restore files');
     }
     return restoreImageCommand(args, snapshot);
   }
-  if (args.delete && (args.include.length || args.exclude.length)) {
-    throw new UsageError('--delete makes the target what the snapshot holds: it cannot be combined with --include or --exclude (restore a sub-directory with SNAPSHOT:/path instead)');
+  if (args.delete && patterns) {
+    throw new UsageError('--delete makes the target what the snapshot holds: it cannot be combined with --include or --exclude (or their --i forms; restore a sub-directory with SNAPSHOT:/path instead)');
   }
   await withRepository(args, async (repo, out) => {
     const ref = await resolveSnapshot(repo, snapshot);
@@ -58,6 +63,8 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       subpath,
       include: args.include,
       exclude: args.exclude,
+      iinclude: args.iinclude,
+      iexclude: args.iexclude,
       verify: args.verify,
       overwrite: args.overwrite,
       delete: args.delete,

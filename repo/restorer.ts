@@ -28,6 +28,9 @@ export interface RestoreOptions {
   subpath?: string;
   include?: string[];
   exclude?: string[];
+  /** As include and exclude, ignoring the case of letters (restic's --iinclude, --iexclude). */
+  iinclude?: string[];
+  iexclude?: string[];
   verify?: boolean;
   /** What to do with names that already exist in the target; default 'always'. */
   overwrite?: OverwritePolicy;
@@ -105,13 +108,17 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
 
   const start = await findNode(repo, tree, opts.subpath ?? '/');
   const policy = opts.overwrite ?? 'always';
-  if (opts.delete && (start.type !== 'dir' || opts.include?.length || opts.exclude?.length)) {
+  const patterns = [opts.include, opts.exclude, opts.iinclude, opts.iexclude].some((p) => p?.length);
+  if (opts.delete && (start.type !== 'dir' || patterns)) {
     throw new Error('--delete makes the target what the snapshot holds, so it needs a whole directory: drop --include and --exclude, and name a directory, not a file');
   }
   /** For --delete: per directory of the target, the names the snapshot has in it. */
   const wanted = new Map<string, Set<string>>();
-  const excluded = compileExcludes(opts.exclude ?? []);
-  const included = opts.include?.length ? compileIncludes(opts.include) : () => true;
+  const excludedExactly = compileExcludes(opts.exclude ?? []);
+  const excludedAnyCase = compileExcludes(opts.iexclude ?? [], { ignoreCase: true });
+  const excluded = (p: string) => excludedExactly(p) || excludedAnyCase(p);
+  const includes = [compileIncludes(opts.include ?? []), compileIncludes(opts.iinclude ?? [], true)];
+  const included = opts.include?.length || opts.iinclude?.length ? (p: string, isDir: boolean) => includes.some((i) => i(p, isDir)) : () => true;
   async function* selected(): AsyncGenerator<Item> {
     const entries = start.type === 'dir' ? walkTree(repo, start.subtree!) : [{ path: Buffer.concat([Buffer.from('/'), nameBytes(start)]), node: start }];
     for await (const e of entries) {
@@ -433,9 +440,12 @@ async function applyMetadata(dest: Buffer, n: TreeNode): Promise<void> {
 }
 
 /** An include pattern keeps matching paths, what is below them, and their parent directories. */
-function compileIncludes(patterns: string[]): (p: string, isDir: boolean) => boolean {
-  const match = compileExcludes(patterns);
-  return (p, isDir) => match(p) || (isDir && patterns.some((pat) => pat.startsWith(p + '/') || !pat.startsWith('/')));
+function compileIncludes(patterns: string[], ignoreCase = false): (p: string, isDir: boolean) => boolean {
+  if (patterns.length === 0) return () => false;
+  const match = compileExcludes(patterns, { ignoreCase });
+  const fold = (s: string) => (ignoreCase ? s.toLowerCase() : s);
+  const folded = patterns.map(fold);
+  return (p, isDir) => match(p) || (isDir && folded.some((pat) => pat.startsWith(fold(p) + '/') || !pat.startsWith('/')));
 }
 
 function throttle(fn: () => void, ms: number): () => void {

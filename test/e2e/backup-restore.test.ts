@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { cairn, cairnStdout, diffDigests, sha256, tempDir, treeDigest } from '../helpers.js';
 import { getAttribute, setAttribute } from 'fs-xattr';
-import { makeFixtureTree } from './fixture-tree.js';
+import { DISTINCTIVE_NAME, makeFixtureTree } from './fixture-tree.js';
 
 const env = { CAIRN_PASSWORD: 'correct horse' };
 
@@ -257,6 +257,17 @@ test('restore of a sub path with --include and --exclude', async () => {
   assert.equal(r2.code, 0, r2.stderr);
   assert.ok((await fs.stat(path.join(only, src, 'docs/deep/small.txt'))).isFile());
   await assert.rejects(fs.stat(path.join(only, src, 'empty')));
+
+  // The --i forms ignore case; the exact forms do not.
+  const anyCase = path.join(dir, 'any-case');
+  const r3 = await cairn([...g, 'restore', `latest:${src}/docs`, '--target', anyCase, '--iinclude', `/DEEP/SMALL.TXT`, '--iinclude', '*.BIN', '--iexclude', 'ER'], env);
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.ok((await fs.stat(path.join(anyCase, 'deep/small.txt'))).isFile());
+  await assert.rejects(fs.stat(path.join(anyCase, 'deep/er/random.bin')), 'excluded with its directory, in any case');
+  await assert.rejects(fs.stat(path.join(anyCase, `${DISTINCTIVE_NAME}.txt`)), 'not included');
+  const exact = path.join(dir, 'exact');
+  assert.equal((await cairn([...g, 'restore', `latest:${src}/docs`, '--target', exact, '--include', '/DEEP/SMALL.TXT'], env)).code, 0);
+  await assert.rejects(fs.stat(path.join(exact, 'deep/small.txt')), '--include matches case');
 });
 
 test('excludes, exclude files and CACHEDIR.TAG', async () => {
