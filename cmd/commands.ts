@@ -1,6 +1,7 @@
 // Each command imports its implementation when it runs: loading every command's code
 // took 40-50 ms of each start, much of a quick command's whole time.
 import * as backup from './backup.js';
+import * as cache from './cache.js';
 import * as cat from './cat.js';
 import * as check from './check.js';
 import * as copy from './copy.js';
@@ -23,4 +24,4 @@ import * as stats from './stats.js';
 import * as tag from './tag.js';
 import * as unlock from './unlock.js';
 
-export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, rewrite, prune, check, repair, stats, tag, key, unlock, list, cat];
+export const commands = [init, backup, snapshots, ls, find, diff, restore, dump, mount, serve, copy, forget, rewrite, prune, check, repair, stats, tag, key, unlock, cache, list, cat];
