@@ -1,10 +1,11 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { testS3 } from '../backends/ceph.js';
-import { cairn, diffDigests, treeDigest } from '../helpers.js';
+import { cairn, cairnStdout, diffDigests, treeDigest } from '../helpers.js';
 import { makeFixtureTree } from '../e2e/fixture-tree.js';
 import { deleteBucket, listKeys, PASSWORD_ENV, s3Client, s3Repo, summaryOf } from './s3-repo.js';
 
@@ -104,6 +105,36 @@ describe('cairn on an S3 repository (Ceph)', () => {
       assert.equal(check.code, 0, `check --read-data: ${check.stdout}${check.stderr}`);
     } finally {
       client.destroy();
+      await deleteBucket(r.endpoint, r.bucket);
+    }
+  });
+
+  it('an S3 repository as the source: copy into a plain local repository, and dump a directory as tar, both byte for byte', async () => {
+    const r = await s3Repo('source');
+    try {
+      const src = path.join(r.dir, 'src');
+      await fs.mkdir(src);
+      await makeFixtureTree(src);
+      assert.equal((await cairn([...r.g, 'init'], env)).code, 0);
+      assert.equal((await cairn([...r.g, 'backup', src], env)).code, 0);
+
+      // Plain init: another blob-id key, so every tree is written again with local ids.
+      const local = ['--repo', path.join(r.dir, 'local'), '--cache-dir', path.join(r.dir, 'local-cache')];
+      assert.equal((await cairn([...local, 'init'], env)).code, 0);
+      const from = { ...env, CAIRN_FROM_REPOSITORY: r.url, CAIRN_FROM_PASSWORD: env.CAIRN_PASSWORD };
+      const copy = await cairn([...local, 'copy', '--json'], from);
+      assert.equal(copy.code, 0, copy.stderr);
+      assert.equal(summaryOf(copy.stdout).snapshots_copied, 1);
+      const target = path.join(r.dir, 'out');
+      assert.equal((await cairn([...local, 'restore', 'latest', '--target', target], env)).code, 0);
+      assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
+
+      const tar = await cairnStdout([...r.g, 'dump', 'latest', path.join(src, 'docs')], env);
+      const untarred = path.join(r.dir, 'untarred');
+      await fs.mkdir(untarred);
+      execFileSync('tar', ['-x', '-C', untarred], { input: tar });
+      assert.deepEqual(diffDigests(await treeDigest(path.join(src, 'docs')), await treeDigest(path.join(untarred, 'docs'))), []);
+    } finally {
       await deleteBucket(r.endpoint, r.bucket);
     }
   });
