@@ -8,16 +8,21 @@ import { withRepository } from './run.js';
 import { UsageError } from './usage-error.js';
 
 export const command = 'dump <snapshot> <path>';
-export const describe = "write one file's content from a snapshot to stdout; a directory as a tar archive";
+export const describe = "write one file's content from a snapshot to stdout; a directory as a tar or zip archive";
 export const builder = (y: Argv) =>
   y
     .positional('snapshot', { type: 'string', describe: 'snapshot id, prefix, or latest' })
     .positional('path', { type: 'string', describe: 'file or directory inside the snapshot (/ for all of it)' })
-    .epilog('A directory is written as a POSIX (pax) tar archive of everything below it, named from its own name down: `cairn dump latest /etc > etc.tar`.');
+    .option('archive', { choices: ['tar', 'zip'] as const, default: 'tar' as const, describe: 'the format a directory is written in' })
+    .epilog(
+      'A directory is written as an archive of everything below it, named from its own name down: `cairn dump latest /etc > etc.tar`. ' +
+        'tar (POSIX pax) keeps modes, owners, times, links, device nodes and xattrs; zip keeps directories, files (deflated), symlinks, modes and times.',
+    );
 
 interface Args extends GlobalArgs {
   snapshot: string;
   path: string;
+  archive: 'tar' | 'zip';
 }
 
 /** Writes to stdout, waiting while its buffer is full, so a slow reader holds the dump back. */
@@ -30,10 +35,10 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     const ref = await resolveSnapshot(repo, args.snapshot);
     const node = await findNode(repo, ref.snapshot.tree, args.path);
     if (node.type === 'dir') {
-      if (process.stdout.isTTY) throw new UsageError(`${args.path} is a directory, which dump writes as a tar archive: redirect the output to a file or a pipe, e.g. \`cairn dump ${args.snapshot} ${args.path} > x.tar\``);
-      const { dumpTar } = await import('../repo/dump-tar.js');
-      const s = await dumpTar(repo, node, nameBytes(node), writeOut);
-      out.info(`wrote a tar archive of ${s.entries} entries, ${formatBytes(s.bytes)} of file content`);
+      if (process.stdout.isTTY) throw new UsageError(`${args.path} is a directory, which dump writes as a ${args.archive} archive: redirect the output to a file or a pipe, e.g. \`cairn dump ${args.snapshot} ${args.path} > x.${args.archive}\``);
+      const { dumpArchive } = await import('../repo/dump-archive.js');
+      const s = await dumpArchive(repo, node, nameBytes(node), args.archive, writeOut);
+      out.info(`wrote a ${args.archive} archive of ${s.entries} entries, ${formatBytes(s.bytes)} of file content`);
       return;
     }
     if (node.type !== 'file') throw new UsageError(`${args.path} is a ${node.type}, not a file: use \`cairn restore ${args.snapshot}:${args.path} --target DIR\``);

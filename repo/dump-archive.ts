@@ -1,13 +1,15 @@
 /**
- * A snapshot directory as a tar stream (`cairn dump SNAPSHOT DIR`, as restic's): every
- * entry below it with its metadata, regular files with their content, hard links as links
- * to the first name, in the snapshot's name order. Blobs are read a few pack ranges ahead
- * of the writer, across files, so that many small files from S3 take a GET per range, not
- * one each in turn.
+ * A snapshot directory as an archive stream (`cairn dump SNAPSHOT DIR`, as restic's): tar
+ * (every entry below it with its metadata, hard links as links to the first name) or zip
+ * (directories, files and symlinks), in the snapshot's name order. Blobs are read a few
+ * pack ranges ahead of the writer, across files, so that many small files from S3 take a
+ * GET per range, not one each in turn.
  */
 import { Repository } from './repository.js';
 import { rfc3339ToNs } from './time-format.js';
 import { padding, TAR_END, TarEntry, tarHeader } from './tar-format.js';
+import { centralDirectory, dataDescriptor, deflatePiece, localHeader, WrittenEntry } from './zip-format.js';
+import { crc32 } from 'node:zlib';
 import { deviceNumbers, TreeNode } from './tree.js';
 import { walkTree } from './tree-walk.js';
 import { IndexedBlob } from './blob.js';
@@ -23,17 +25,19 @@ const WRITE_BYTES = 256 * 1024;
 /** Entries the walk may be ahead of the writer, so that loads can start for files to come. */
 const ENTRIES_AHEAD = 256;
 
-export interface DumpTarStats {
+export type ArchiveFormat = 'tar' | 'zip';
+
+export interface DumpStats {
   entries: number;
   bytes: number;
 }
 
 /**
  * Writes the directory `dir` (its node; `name`: its path in the archive, empty for the
- * snapshot root) and everything below it to `write` as a tar archive.
+ * snapshot root) and everything below it to `sink` as an archive.
  */
-export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, sink: (b: Uint8Array) => Promise<void>): Promise<DumpTarStats> {
-  const stats: DumpTarStats = { entries: 0, bytes: 0 };
+export async function dumpArchive(repo: Repository, dir: TreeNode, name: Buffer, format: ArchiveFormat, sink: (b: Uint8Array) => Promise<void>): Promise<DumpStats> {
+  const stats: DumpStats = { entries: 0, bytes: 0 };
   // Headers, padding and small files go out together: three writes per file cost more
   // than the copy into one buffer.
   const gathered: Uint8Array[] = [];
@@ -52,13 +56,16 @@ export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, sin
     gatheredBytes += b.length;
     if (gatheredBytes >= WRITE_BYTES) await flush();
   };
+  const writer = format === 'zip' ? new ZipWriter() : new TarWriter();
   const blobs = new BlobReader(repo);
   /** The first name of each hard-linked file, by device and inode. */
   const firstNames = new Map<string, Buffer>();
   const pending: { entry: TarEntry; blobs: number }[] = [];
 
   const emit = async ({ entry, blobs: count }: { entry: TarEntry; blobs: number }) => {
-    await write(tarHeader(entry));
+    const head = writer.begin(entry);
+    if (!head) return;
+    await write(head);
     stats.entries++;
     if (entry.type !== 'file') return;
     let written = 0;
@@ -66,15 +73,15 @@ export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, sin
       const data = await blobs.next();
       written += data.length;
       if (written > entry.size) break;
-      await write(data);
+      await write(writer.content(data, i === count - 1));
     }
     if (written !== entry.size) throw new CorruptObjectError(`snapshot file ${entry.path.toString()}`, `its blobs hold ${written} bytes, the tree says ${entry.size}`);
-    await write(padding(entry.size));
+    await write(writer.end());
     stats.bytes += entry.size;
   };
   const queue = (path: Buffer, node: TreeNode) => {
     let linkTo: Buffer | undefined;
-    if (node.type === 'file' && node.links > 1) {
+    if (node.type === 'file' && node.links > 1 && writer.hardLinks) {
       const key = `${node.device}:${node.inode}`;
       linkTo = firstNames.get(key);
       if (!linkTo) firstNames.set(key, path);
@@ -92,7 +99,7 @@ export async function dumpTar(repo: Repository, dir: TreeNode, name: Buffer, sin
     while (pending.length > ENTRIES_AHEAD) await emit(pending.shift()!);
   }
   while (pending.length > 0) await emit(pending.shift()!);
-  await write(TAR_END);
+  await write(writer.finish());
   await flush();
   return stats;
 }
@@ -117,6 +124,96 @@ function tarEntry(path: Buffer, n: TreeNode, hardLinkTo: Buffer | undefined): Ta
       return { ...base, type: 'fifo', xattrs };
     default:
       return undefined;
+  }
+}
+
+/** What a format makes of each entry; entries arrive in order, a file's content between begin and end. */
+interface ArchiveWriter {
+  /** Whether a later name of a hard-linked file is written as a link (without content). */
+  readonly hardLinks: boolean;
+  /** The bytes before the entry's content, all of them for an entry without content; none: the format leaves it out. */
+  begin(e: TarEntry): Uint8Array | undefined;
+  content(piece: Uint8Array, last: boolean): Uint8Array;
+  end(): Uint8Array;
+  finish(): Uint8Array;
+}
+
+class TarWriter implements ArchiveWriter {
+  readonly hardLinks = true;
+  private size = 0;
+
+  begin(e: TarEntry): Uint8Array {
+    this.size = e.size;
+    return tarHeader(e);
+  }
+
+  content(piece: Uint8Array): Uint8Array {
+    return piece;
+  }
+
+  end(): Uint8Array {
+    return padding(this.size);
+  }
+
+  finish(): Uint8Array {
+    return TAR_END;
+  }
+}
+
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+/** Zip holds directories, files and symlinks; a hard link is written as a file of its own. */
+class ZipWriter implements ArchiveWriter {
+  readonly hardLinks = false;
+  private offset = 0;
+  private readonly written: WrittenEntry[] = [];
+  private current?: WrittenEntry;
+
+  begin(e: TarEntry): Uint8Array | undefined {
+    const base = { mtimeNs: e.mtimeNs, offset: this.offset, crc: 0, size: 0, compressedSize: 0 };
+    const perm = e.mode & 0o7777;
+    if (e.type === 'dir') return this.whole({ ...base, name: Buffer.concat([e.path, Buffer.from('/')]), mode: S_IFDIR | perm, deflated: false }, Buffer.alloc(0));
+    if (e.type === 'symlink') return this.whole({ ...base, name: e.path, mode: S_IFLNK | 0o777, deflated: false }, e.link!);
+    if (e.type !== 'file') return undefined;
+    this.current = { ...base, name: e.path, mode: S_IFREG | perm, deflated: true };
+    return this.count(localHeader(this.current));
+  }
+
+  content(piece: Uint8Array, last: boolean): Uint8Array {
+    const c = this.current!;
+    c.crc = crc32(piece, c.crc);
+    c.size += piece.length;
+    const out = deflatePiece(piece, last);
+    c.compressedSize += out.length;
+    return this.count(out);
+  }
+
+  end(): Uint8Array {
+    const c = this.current!;
+    // An empty file's stream still needs its final block.
+    const tail = c.size === 0 ? this.content(new Uint8Array(0), true) : new Uint8Array(0);
+    this.written.push(c);
+    this.current = undefined;
+    return Buffer.concat([tail, this.count(dataDescriptor(c))]);
+  }
+
+  finish(): Uint8Array {
+    return centralDirectory(this.written, this.offset);
+  }
+
+  /** An entry whose data is known at once: stored, header, data and descriptor together. */
+  private whole(w: WrittenEntry, data: Buffer): Uint8Array {
+    w.crc = crc32(data);
+    w.size = w.compressedSize = data.length;
+    this.written.push(w);
+    return this.count(Buffer.concat([localHeader(w), data, dataDescriptor(w)]));
+  }
+
+  private count(b: Buffer): Buffer {
+    this.offset += b.length;
+    return b;
   }
 }
 

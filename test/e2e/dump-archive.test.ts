@@ -72,3 +72,30 @@ test('dump of a directory inside a disk image snapshot: the files of an ext4 ima
   const out = await extract(dir, await cairnStdout([...g, 'dump', 'latest', '/fs/Users'], env), 'out');
   assert.deepEqual(diffDigests(await treeDigest(path.join(tree, 'Users')), await treeDigest(path.join(out, 'Users'))), []);
 });
+
+test('dump --archive zip: unzip checks every CRC and extracts the same files, directories, symlinks and modes', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  await makeFixtureTree(src);
+  await fs.writeFile(path.join(src, 'compressible.txt'), 'the same line again\n'.repeat(50_000));
+  const g = await repoOf(dir);
+  assert.equal((await cairn([...g, 'backup', src], env)).code, 0);
+  const zip = await cairnStdout([...g, 'dump', '--archive', 'zip', 'latest', src], env);
+  const file = path.join(dir, 'out.zip');
+  await fs.writeFile(file, zip);
+  assert.match(execFileSync('unzip', ['-t', file]).toString(), /No errors detected/);
+  const out = path.join(dir, 'out');
+  execFileSync('unzip', ['-q', file, '-d', out]);
+  const want = await treeDigest(src, { times: true });
+  const got = await treeDigest(path.join(out, 'src'), { times: true });
+  // Zip has no FIFOs or device nodes; a hard link comes back as a file of its own. Its
+  // names are text: the fixture's name that is not UTF-8 comes back as unzip decodes it.
+  for (const [k, v] of want) if (/^(fifo|chardev|blockdev) /.test(v.desc)) want.delete(k);
+  const notUtf8 = (k: string) => Buffer.from(k.slice(1), 'base64').toString('latin1').startsWith('latin1-');
+  for (const m of [want, got]) for (const k of m.keys()) if (notUtf8(k)) m.delete(k);
+  // Zip keeps whole seconds.
+  for (const d of [...want.values(), ...got.values()]) if (d.mtimeNs !== undefined) d.mtimeNs -= d.mtimeNs % 1_000_000_000n;
+  assert.deepEqual(diffDigests(want, got), []);
+  assert.ok(zip.length < 1_000_000 + (await fs.stat(path.join(src, 'docs/deep/er/random.bin'))).size + 2 * 1024 * 1024, `deflated: ${zip.length} bytes`);
+});
