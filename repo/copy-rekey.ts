@@ -76,13 +76,21 @@ async function rekeyImageMap(src: Repository, dst: Repository, rootId: string, i
 }
 
 /**
- * Learns ids from an earlier copy, so that its blobs are not read again: walks a source
- * tree and the tree of its copy side by side and maps each file's blobs to the copy's.
- * Only directories whose entries agree in everything but blob ids are taken (a copy that
- * was rewritten since differs there), and a tree only when all below it agrees too.
- * Returns whether it did.
+ * Learns ids from an earlier copy, so that its blobs are not read again: walks the
+ * source snapshot and its copy side by side, trees and (for images) map parts, and maps
+ * each blob to the copy's. Only what agrees in everything but ids is taken: a copy
+ * rewritten since differs there.
  */
-export async function learnFromCopy(src: Repository, dst: Repository, srcTree: string, dstTree: string, ids: IdMap, depth = 0): Promise<boolean> {
+export async function learnFromCopy(src: Repository, dst: Repository, source: Snapshot, copy: Snapshot, ids: IdMap): Promise<void> {
+  await learnFromTrees(src, dst, source.tree, copy.tree, ids, 0);
+  if (source.kind === 'image' && copy.kind === 'image') await learnFromMaps(src, dst, imageInfo(source).mapRoot, imageInfo(copy).mapRoot, ids);
+}
+
+/**
+ * A directory's nodes are taken when they agree in everything but blob ids, and the tree
+ * itself only when all below it agrees too. Returns whether it did.
+ */
+async function learnFromTrees(src: Repository, dst: Repository, srcTree: string, dstTree: string, ids: IdMap, depth: number): Promise<boolean> {
   if (ids.trees.has(srcTree)) return ids.trees.get(srcTree) === dstTree;
   if (depth > 4096) return false;
   const [a, b] = await Promise.all([src.loadTree(srcTree), dst.loadTree(dstTree)]);
@@ -91,10 +99,35 @@ export async function learnFromCopy(src: Repository, dst: Repository, srcTree: s
   const dirs = a.nodes.flatMap((n, i) => (n.subtree ? [[n.subtree, b.nodes[i].subtree!] as const] : []));
   let all = true;
   await mapLimit(dirs, depth < 2 ? 8 : 1, async ([x, y]) => {
-    if (!(await learnFromCopy(src, dst, x, y, ids, depth + 1))) all = false;
+    if (!(await learnFromTrees(src, dst, x, y, ids, depth + 1))) all = false;
   });
   if (all) ids.trees.set(srcTree, dstTree);
   return all;
+}
+
+/**
+ * Image maps part by part: a part whose extents cover the same ranges from the same
+ * offsets of their blobs maps those blobs (a disk image's unchanged regions, which no
+ * file tree names), and the part itself; the root, when every part agrees.
+ */
+async function learnFromMaps(src: Repository, dst: Repository, srcRoot: string, dstRoot: string, ids: IdMap): Promise<void> {
+  if (ids.trees.has(srcRoot)) return;
+  const [a, b] = await Promise.all([StoredImageMap.load(src, srcRoot), StoredImageMap.load(dst, dstRoot)]);
+  if (a.size !== b.size || a.root.parts.length !== b.root.parts.length) return;
+  let all = true;
+  for (let i = 0; i < a.root.parts.length; i++) {
+    const [pa, pb] = [a.root.parts[i], b.root.parts[i]];
+    if (ids.trees.get(pa.id) === pb.id) continue;
+    const [x, y] = pa.start === pb.start && pa.end === pb.end ? await Promise.all([a.part(i), b.part(i)]) : [undefined, undefined];
+    const agree = x && y && x.extents.length === y.extents.length && x.extents.every((e, k) => e.imageOffset === y.extents[k].imageOffset && e.length === y.extents[k].length && e.blobOffset === y.extents[k].blobOffset);
+    if (!agree) {
+      all = false;
+      continue;
+    }
+    x.extents.forEach((e, k) => ids.data.set(e.blob, y.extents[k].blob));
+    ids.trees.set(pa.id, pb.id);
+  }
+  if (all) ids.trees.set(srcRoot, dstRoot);
 }
 
 /** A node with its blob ids blanked: a copy differs from its source only there. */

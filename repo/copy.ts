@@ -102,7 +102,7 @@ export async function copySnapshots(src: Repository, dst: Repository, refs: Snap
     const before = { ...dst.added };
     if (rekeyed) {
       const earlier = earlierCopy(ref.snapshot, sources, copies);
-      if (earlier) await learnFromCopy(src, dst, earlier.source.snapshot.tree, earlier.copy.snapshot.tree, rekeyed);
+      if (earlier) await learnFromCopy(src, dst, earlier.source.snapshot, earlier.copy.snapshot, rekeyed);
     }
     // Rekeyed, only data blobs the earlier copy did not name are copied; the trees and
     // maps are written anew.

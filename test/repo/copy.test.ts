@@ -12,7 +12,9 @@ import { restore } from '../../repo/restorer.js';
 import { rewriteTree } from '../../repo/rewrite.js';
 import { findNode } from '../../repo/tree-walk.js';
 import type { SnapshotRef } from '../../repo/snapshot.js';
-import { diffDigests, pseudoRandom, tempDir, treeDigest } from '../helpers.js';
+import { diffDigests, pseudoRandom, sha256, tempDir, treeDigest } from '../helpers.js';
+import { backupImageFile } from '../image/library.js';
+import { restoreImage } from '../../repo/image-restore.js';
 import { CountingBackend } from './counting-backend.js';
 
 const kdf = { memoryKiB: 64, iterations: 1, parallelism: 1 };
@@ -136,5 +138,40 @@ test('rekeyed copies learn ids from the copy before: unchanged files are not rea
     }
   } finally {
     for (const r of [from, into, tamperedInto]) await r.close();
+  }
+});
+
+test('rekeyed copies of a plain disk image learn its blobs from the copy before: only the changed region is read', async () => {
+  const dir = await tempDir('cairn-copy-');
+  const img = path.join(dir, 'disk.img');
+  const image = pseudoRandom(3 * 1024 * 1024, 42);
+  await fs.writeFile(img, image);
+  const opts = (name: string) => ({ cacheDir: path.join(dir, name), kdf });
+  const chunker = { min: 4096, avg: 16384, max: 65536 };
+  const from = await Repository.init(new MemoryBackend(), 'a', { ...opts('a'), chunker });
+  const into = await Repository.init(new MemoryBackend(), 'b', { ...opts('b'), chunker });
+  try {
+    await backupImageFile(from, img, { plain: true });
+    // 64 KiB changed in the middle; a new mtime, so the image is read again.
+    pseudoRandom(64 * 1024, 43).copy(image, 1024 * 1024);
+    await fs.writeFile(img, image);
+    await backupImageFile(from, img, { plain: true });
+    const [s1, s2] = await from.listSnapshots();
+    const total = async (ref: SnapshotRef) => {
+      let n = 0;
+      await copySnapshots(from, into, [ref], { onProgress: (p) => (n = p.blobsTotal) });
+      return n;
+    };
+    const all = await total(s1);
+    const changed = await total(s2);
+    assert.ok(all > 100, `${all} blobs in the first copy`);
+    assert.ok(changed > 0 && changed < all / 10, `${changed} of ${all} blobs read for the second copy`);
+    const [, copy] = await into.listSnapshots();
+    const out = path.join(dir, 'out.img');
+    await restoreImage(into, copy.snapshot, out, { verify: true });
+    assert.equal(sha256(await fs.readFile(out)), sha256(image));
+  } finally {
+    await from.close();
+    await into.close();
   }
 });
