@@ -9,7 +9,7 @@
  * supersedes all and lists every pack but the damaged ones (`repairIndex`), then the
  * deletes. Killed at any moment, every snapshot still restores: before the new index,
  * the salvaged blobs are there twice; after it, the damaged packs are packs no index
- * lists, which the next prune deletes.
+ * lists, which running this again, or prune, deletes.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
