@@ -9,6 +9,8 @@ import { fatTimeToNs } from './time.js';
 /** The FAT spec caps a directory at 65536 entries of 32 bytes. */
 const MAX_DIR_BYTES = 65536 * 32;
 const ROOT_ID = 0;
+/** Files whose cluster runs are kept (see fileRuns). */
+const RECENT_FILES = 16;
 
 /** A run of clusters first .. first + count - 1. */
 interface ClusterRun {
@@ -19,6 +21,7 @@ interface ClusterRun {
 export class FatFileSystem implements FileSystem {
   readonly type = 'fat' as const;
   private readonly table: FatTable;
+  private readonly recentRuns = new Map<string, Promise<ClusterRun[]>>();
   private readonly warn: (message: string) => void;
 
   constructor(
@@ -142,13 +145,29 @@ export class FatFileSystem implements FileSystem {
     };
   }
 
-  private async fileRuns(file: DiskNode): Promise<ClusterRun[]> {
+  /**
+   * readFile asks for a file's runs once per piece it reads, and a chain is walked one FAT
+   * entry at a time, so reading a file piece by piece walked its chain again for every
+   * piece (a 2.5 MB file in 16 KiB pieces: 260 ms, 13 ms with the runs kept).
+   */
+  private fileRuns(file: DiskNode): Promise<ClusterRun[]> {
     if (file.type !== 'file') throw new Error('FAT: not a regular file');
-    if (file.size === 0 || !this.isDataCluster(file.id)) return [];
+    if (file.size === 0 || !this.isDataCluster(file.id)) return Promise.resolve([]);
     const needed = Math.ceil(file.size / this.geo.bytesPerCluster);
-    const runs = await this.chain(file.id, needed, `file at cluster ${file.id}`);
+    const key = `${file.id}:${needed}`;
+    let runs = this.recentRuns.get(key);
+    if (!runs) {
+      runs = this.walkFile(file.id, needed);
+      this.recentRuns.set(key, runs);
+      if (this.recentRuns.size > RECENT_FILES) this.recentRuns.delete(this.recentRuns.keys().next().value as string);
+    }
+    return runs;
+  }
+
+  private async walkFile(first: number, needed: number): Promise<ClusterRun[]> {
+    const runs = await this.chain(first, needed, `file at cluster ${first}`);
     const have = runs.reduce((n, r) => n + r.count, 0);
-    if (have < needed) this.warn(`FAT: file at cluster ${file.id} has ${have} of ${needed} clusters; the rest reads as zeros`);
+    if (have < needed) this.warn(`FAT: file at cluster ${first} has ${have} of ${needed} clusters; the rest reads as zeros`);
     return runs;
   }
 
