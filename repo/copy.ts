@@ -16,7 +16,6 @@ import { Backend } from '../backends/backend.js';
 import { seal } from '../crypto/aead.js';
 import { IndexedBlob } from './blob.js';
 import { checkedPlaintext, openPayload } from './blob-open.js';
-import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { fromHex, toHex } from './hex.js';
 import { IdMap, learnFromCopy, rekeySnapshot } from './copy-rekey.js';
 import { packRanges } from './pack-ranges.js';
@@ -218,30 +217,27 @@ async function copyBlobs(src: Repository, dst: Repository, blobs: BlobRef[], onP
     const wanted = batch.filter((_, j) => needed[j]);
     done += batch.length - wanted.length;
     onProgress(done);
-    const entries = await src.lookupBlobs(wanted.map((b) => fromHex(b.id)));
-    const byPack = new Map<string, { type: BlobRef['type']; entry: IndexedBlob }[]>();
-    entries.forEach((entry, j) => {
-      if (!entry) throw new CorruptObjectError(`blob ${wanted[j].id}`, 'not in the index (missing)');
+    const byPack = new Map<string, IndexedBlob[]>();
+    for (const entry of await src.locateBlobs(wanted.map((b) => b.id))) {
       let list = byPack.get(entry.pack);
       if (!list) byPack.set(entry.pack, (list = []));
-      list.push({ type: wanted[j].type, entry });
-    });
+      list.push(entry);
+    }
     await mapLimit([...byPack], READS, async ([pack, list]) => {
-      list.sort((a, b) => a.entry.offset - b.entry.offset);
-      for (const range of packRanges(list.map((b) => b.entry))) {
+      list.sort((a, b) => a.offset - b.offset);
+      for (const range of packRanges(list)) {
         const bytes = await src.backend.load({ type: 'data', name: pack }, range.start, range.end - range.start);
-        for (const { type, entry } of list.slice(range.first, range.first + range.count)) {
+        const opened = list.slice(range.first, range.first + range.count).map((entry) => {
           const at = entry.offset - range.start;
           const payload = openPayload(src.key.encrypt, entry, bytes.subarray(at, at + entry.length));
           const plain = checkedPlaintext(src.hashBlob, entry, payload, true);
-          let id = entry.id;
-          if (rekeyed) {
-            id = dst.hashBlob(plain);
-            rekeyed.data.set(toHex(entry.id), toHex(id));
-          }
-          if (!rekeyed || (await dst.reserveNew([id]))[0]) {
-            await dst.addSealed(type, { id, stored: seal(dst.key.encrypt, payload), rawLength: entry.rawLength, compressed: entry.compressed });
-          }
+          return { entry, payload, id: rekeyed ? dst.hashBlob(plain) : entry.id };
+        });
+        // Rekeyed, which of the range's blobs dst lacks is known only now, by their new ids.
+        const store = rekeyed ? await dst.reserveNew(opened.map((o) => o.id)) : opened.map(() => true);
+        for (const [k, { entry, payload, id }] of opened.entries()) {
+          if (rekeyed) rekeyed.data.set(toHex(entry.id), toHex(id));
+          if (store[k]) await dst.addSealed(entry.type, { id, stored: seal(dst.key.encrypt, payload), rawLength: entry.rawLength, compressed: entry.compressed });
           onProgress(++done);
         }
       }

@@ -14,7 +14,6 @@ import { deviceNumbers, TreeNode } from './tree.js';
 import { walkTree } from './tree-walk.js';
 import { IndexedBlob } from './blob.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
-import { fromHex } from './hex.js';
 import { readRun } from './pack-ranges.js';
 
 /** Pack reads started ahead of the writer: each is at most 4 MiB, or one larger blob. */
@@ -261,16 +260,16 @@ class BlobReader {
       }
       this.runs++;
       this.unread += count;
+      // The ids of a long dump add up (a blob per megabyte of a disk image): drop those read.
+      if (this.unread >= LOOKUP_BATCH) {
+        this.ids.splice(0, this.unread);
+        this.unread = 0;
+      }
     }
   }
 
   private async lookUpMore(): Promise<void> {
     const from = this.unread + this.located.length;
-    const batch = this.ids.slice(from, from + LOOKUP_BATCH);
-    const entries = await this.repo.lookupBlobs(batch.map((id) => fromHex(id)));
-    entries.forEach((e, k) => {
-      if (!e) throw new CorruptObjectError(`blob ${batch[k]}`, 'not in the index (missing)');
-      this.located.push(e);
-    });
+    this.located.push(...(await this.repo.locateBlobs(this.ids.slice(from, from + LOOKUP_BATCH))));
   }
 }

@@ -250,11 +250,16 @@ export class Repository {
     return ids.map((id, i) => this.sessionBlobs.get(toHex(id)) ?? found[i]);
   }
 
+  /** Batched lookupBlob of blobs that must be there: a missing one is an error that names it. */
+  async locateBlobs(ids: string[]): Promise<IndexedBlob[]> {
+    const found = await this.lookupBlobs(ids.map((id) => fromHex(id)));
+    return found.map((e, i) => e ?? missingBlob(ids[i]));
+  }
+
   /** Decrypts, decompresses and checks the id of a blob: a swapped or damaged blob is caught here. */
   async loadBlob(id: Uint8Array | string): Promise<Uint8Array> {
     const bid = typeof id === 'string' ? fromHex(id) : id;
-    const entry = await this.lookupBlob(bid);
-    if (!entry) throw new CorruptObjectError(`blob ${toHex(bid)}`, 'not in the index (missing)');
+    const entry = (await this.lookupBlob(bid)) ?? missingBlob(toHex(bid));
     const stored = await this.loadStored(entry);
     if (entry.type === 'data' && entry.length >= POOL_MIN_BLOB) {
       this.dataBytesOpened += entry.length;
@@ -465,4 +470,8 @@ async function findKey(backend: Backend, password: string): Promise<{ master: Ma
 /** Index files that another index file supersedes; their entries must not be used. */
 export function supersededFiles(lists: string[][]): Set<string> {
   return new Set(lists.flat());
+}
+
+function missingBlob(id: string): never {
+  throw new CorruptObjectError(`blob ${id}`, 'not in the index (missing)');
 }
