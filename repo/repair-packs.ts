@@ -66,12 +66,10 @@ export async function repairPacks(repo: Repository, queries: string[], opts: { s
   const present = await listPacks(repo);
   const packs = resolvePacks(queries, present);
   const index = await loadIndexFiles(repo);
-  // Blob ids that a pack not being repaired holds: a damaged copy of one of them loses nothing.
-  const elsewhere = new Set<string>();
-  for (const [id, listed] of index.packs) if (!packs.includes(id) && present.has(id)) for (const b of listed.blobs) elsewhere.add(toHex(b.id));
   await fs.mkdir(opts.saveTo, { recursive: true });
 
   const results: PackRepair[] = [];
+  const damaged: { r: PackRepair; blob: LostBlob }[] = [];
   for (const pack of packs) {
     const bytes = await repo.backend.load({ type: 'data', name: pack });
     const savedAs = path.join(opts.saveTo, pack);
@@ -79,13 +77,12 @@ export async function repairPacks(repo: Repository, queries: string[], opts: { s
     const { entries, headerProblem } = packEntries(repo, bytes, index.packs.get(pack)?.blobs ?? []);
     const r: PackRepair = { pack, savedAs, blobs: entries.length, salvaged: 0, elsewhere: 0, lost: [], headerProblem };
     for (const e of entries) {
-      const hex = toHex(e.id);
       const stored = bytes.subarray(e.offset, e.offset + e.length);
       try {
         openStoredBlob(repo.key.encrypt, repo.hashBlob, { ...e, pack }, stored, true);
       } catch (err) {
-        if (elsewhere.has(hex)) r.elsewhere++;
-        else r.lost.push({ id: hex, type: e.type, detail: err instanceof CorruptObjectError ? err.detail : (err as Error).message });
+        const id = toHex(e.id);
+        damaged.push({ r, blob: { id, type: e.type, detail: err instanceof CorruptObjectError ? err.detail : (err as Error).message } });
         continue;
       }
       // A sound blob is stored again as it is: its sealed bytes are already what a new pack holds.
@@ -93,8 +90,23 @@ export async function repairPacks(repo: Repository, queries: string[], opts: { s
       r.salvaged++;
     }
     results.push(r);
-    opts.onPack?.(r);
   }
+  // A damaged blob that a pack not being repaired holds loses nothing. Only the damaged
+  // ids are kept while every listing is scanned, not a set of all the repository's blobs.
+  const damagedIds = new Set(damaged.map((d) => d.blob.id));
+  const elsewhere = new Set<string>();
+  for (const [id, listed] of damagedIds.size > 0 ? index.packs : []) {
+    if (packs.includes(id) || !present.has(id)) continue;
+    for (const b of listed.blobs) {
+      const hex = toHex(b.id);
+      if (damagedIds.has(hex)) elsewhere.add(hex);
+    }
+  }
+  for (const { r, blob } of damaged) {
+    if (elsewhere.has(blob.id)) r.elsewhere++;
+    else r.lost.push(blob);
+  }
+  for (const r of results) opts.onPack?.(r);
   await repo.flush();
   await repairIndex(repo, { leaveOut: packs, lock: opts.lock });
   opts.lock?.assertHeld();
