@@ -247,16 +247,10 @@ test('a tree blob that the index lists but that fails authentication: its direct
   const c1 = await keepCopy(t, 'copy-1');
   const docs = path.join(t.src, 'docs');
   const docsTree = await subtreeOf(t, s1, docs);
-  let entry: { pack: string; offset: number } | undefined;
-  for (const name of await fs.readdir(path.join(t.repo, 'index'))) {
-    for (const p of JSON.parse((await t.ok(['cat', 'index', name])).stdout).packs as { id: string; blobs: { id: string; offset: number }[] }[]) {
-      const b = p.blobs.find((x) => x.id === docsTree);
-      if (b) entry = { pack: p.id, offset: b.offset };
-    }
-  }
-  const file = path.join(t.repo, 'data', entry!.pack.slice(0, 2), entry!.pack);
+  const entry = (await blobPacks(t)).get(docsTree)!;
+  const file = path.join(t.repo, 'data', entry.pack.slice(0, 2), entry.pack);
   const bytes = await fs.readFile(file);
-  bytes[entry!.offset + 30] ^= 0x01;
+  bytes[entry.offset + 30] ^= 0x01;
   await fs.writeFile(file, bytes);
 
   const r = await repair(t, ['--forget']);
