@@ -5,30 +5,41 @@
  */
 export class Semaphore {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ weight: number; resolve: () => void }> = [];
 
   constructor(private readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
   }
 
-  async acquire(): Promise<void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
+  /**
+   * Takes `weight` of the limit (bytes, say, where the limit is a memory budget). A weight
+   * above the whole limit is granted once nothing else is held, so it cannot wait forever.
+   */
+  async acquire(weight = 1): Promise<void> {
+    if (this.waiting.length === 0 && this.fits(weight)) this.active += weight;
+    else await new Promise<void>((resolve) => this.waiting.push({ weight, resolve }));
   }
 
-  /** Takes a slot only if one is free now. */
+  /** Takes a slot only if one is free now and nobody waits for it. */
   tryAcquire(): boolean {
-    if (this.active >= this.limit) return false;
+    if (this.waiting.length > 0 || !this.fits(1)) return false;
     this.active++;
     return true;
   }
 
-  release(): void {
-    const next = this.waiting.shift();
-    // Hand the slot straight to the next waiter, so `active` never drops and rises
-    // again in between (which would let a newcomer jump the queue).
-    if (next) next();
-    else this.active--;
+  release(weight = 1): void {
+    this.active -= weight;
+    // Waiters are served in order, so a heavy one is not passed forever by light ones;
+    // each is granted before anyone new can take what was released.
+    while (this.waiting.length > 0 && this.fits(this.waiting[0].weight)) {
+      const next = this.waiting.shift()!;
+      this.active += next.weight;
+      next.resolve();
+    }
+  }
+
+  private fits(weight: number): boolean {
+    return this.active === 0 || this.active + weight <= this.limit;
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {

@@ -9,27 +9,40 @@ import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import { describeError, type ReaderInit, type ReadRequest, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 import { openSourceFile } from './source-file.js';
+import { adviseWillNeed } from './read-ahead.js';
 
 const { worker } = workerData as ReaderInit;
 
 parentPort!.on('message', (batch: ReadRequest[]) => {
-  for (const m of batch) {
+  // Every file of the batch is opened and its reading started before the first is read,
+  // so the disk works on all of them while this thread waits on one.
+  const opened = batch.map((m) => {
+    try {
+      const fd = openSourceFile(m.path, m.owner);
+      adviseWillNeed(fd);
+      return fd;
+    } catch (err) {
+      return err;
+    }
+  });
+  batch.forEach((m, i) => {
     let data: Uint8Array | null;
     try {
-      data = readWhole(m.path, m.size, m.owner);
+      const fd = opened[i];
+      if (typeof fd !== 'number') throw fd;
+      data = readWhole(fd, m.size);
     } catch (err) {
       parentPort!.postMessage({ op: 'done', task: m.task, size: 0, error: describeError(err) } satisfies WorkerReply);
-      continue;
+      return;
     }
     // A file that grew since lstat may be of any size: the chunk worker streams it.
     const req: WorkerRequest = data ? { op: 'buffer', task: m.task, data } : { op: 'file', task: m.task, path: m.path, owner: m.owner };
     worker.postMessage(req, data ? [data.buffer as ArrayBuffer] : []);
-  }
+  });
 });
 
-/** The file's bytes if it has at most `size` of them; null if it has grown past that. */
-function readWhole(path: Uint8Array, size: number, owner: number): Uint8Array | null {
-  const fd = openSourceFile(path, owner);
+/** The file's bytes if it has at most `size` of them; null if it has grown past that. Closes `fd`. */
+function readWhole(fd: number, size: number): Uint8Array | null {
   try {
     const buf = Buffer.allocUnsafeSlow(size + 1);
     let done = 0;
