@@ -1,7 +1,7 @@
 # Sourced by bench/files.sh and bench/s3.sh: the shared ~1.5 GiB /usr dataset and helpers.
 # Expects: data (dataset cache dir), target_bytes, work, and measure. Defines: src,
-# build_dataset, ensure_dataset, file_totals, step, restore_checked, remove_restores,
-# cold (sets cache_note).
+# build_dataset, ensure_dataset, file_totals, step, restore_checked (sets restore_note),
+# remove_restores, cold (sets cache_note).
 
 src=$data/usr
 # Bulky directories of many small files first, then a few large binaries to reach the size.
@@ -37,19 +37,42 @@ step() {
 
 # restore_checked TOOL EXPECTED: a timed full restore of the latest snapshot, then (not
 # timed) a check that it holds EXPECTED files and bytes (`file_totals` of the source).
-# The restored tree stays until remove_restores: on ext4, creating files within about
-# six minutes of deleting many costs far more system time (the inode allocator skips
-# recently deleted inodes), so removing one tool's restore would slow the next tool's.
+# Each tool restores into a new, empty ext4 file system of its own (a loop-mounted image)
+# where this may mount one. On ext4, creating files within minutes of deleting many costs
+# several times the system time (the inode allocator skips recently deleted inodes), so
+# on a shared file system a tool's restore was slower after any run that had just
+# deleted its restores: another bench, or the other tool's restore.
 restore_checked() {
   local dir="$work/restore-$1"
   rm -rf "$dir" && mkdir -p "$dir"
+  fresh_file_system "$dir"
   step "$1" restore restore latest --target "$dir"
   local got
   got=$(file_totals "$dir$src")
   [ "$got" = "$2" ] || die "$1 restored $got (files, bytes), the source has $2"
 }
 
-remove_restores() { rm -rf "$work"/restore-*; }
+restore_note="each tool restores into a new ext4 file system of its own (loop device)"
+# fresh_file_system DIR: mounts a new ext4 file system, twice the dataset's size, on DIR.
+fresh_file_system() {
+  local image="$1.img" size
+  size=$(( $(du -sb "$src" | cut -f1) * 2 ))
+  if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && truncate -s "$size" "$image" &&
+    mkfs.ext4 -q -F "$image" && mount -o loop "$image" "$1" 2>/dev/null; then
+    return
+  fi
+  rm -f "$image"
+  restore_note="restores went to directories of the file system under $work (no loop mount here), so their times depend on what was deleted there before"
+}
+
+# Unmounts and deletes every restore (call it on exit too: a loop mount outlives the script).
+remove_restores() {
+  local d
+  for d in "$work"/restore-*; do
+    [ -d "$d" ] && mountpoint -q "$d" && umount "$d"
+  done
+  rm -rf "$work"/restore-*
+}
 
 cache_note="page cache dropped before every step"
 cold() {

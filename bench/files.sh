@@ -56,6 +56,7 @@ bytes=$(du -sb "$src" | cut -f1)
 
 # ---- measuring ----------------------------------------------------------------------------
 
+[ -d "$work" ] && remove_restores
 rm -rf "$work"
 mkdir -p "$work"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -93,7 +94,7 @@ steps=(first unchanged changed restore dump copy)
 for tool in $tools; do step "$tool" first backup "$src"; done
 for tool in $tools; do step "$tool" unchanged backup "$src"; done
 changed=$(change_files)
-trap restore_dataset EXIT
+trap 'remove_restores; restore_dataset' EXIT
 for tool in $tools; do step "$tool" changed backup "$src"; done
 expected=$(file_totals "$src")
 for tool in $tools; do restore_checked "$tool" "$expected"; done
@@ -127,7 +128,7 @@ mibb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 echo
 echo "Dataset: $files files, $(mibb "$bytes") MiB (parts of /usr); step (c) changed $changed files."
 echo "Load average before / after the run: $load_before / $(cut -d' ' -f1-3 /proc/loadavg) (other processes on the machine skew the times)."
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(restic version 2>/dev/null | cut -d' ' -f1-2); node $(node --version). ${cache_note^}."
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM; $(restic version 2>/dev/null | cut -d' ' -f1-2); node $(node --version). ${cache_note^}; ${restore_note}."
 echo
 if has cairn && has restic; then
   echo "| step | cairn s | restic s | ratio (≤ 0.75) | cairn RSS MiB | restic RSS MiB | ratio (≤ 1.5) | cairn repo MiB | restic repo MiB | ratio (≤ 1.05) |"

@@ -43,8 +43,9 @@ cairn_bucket=cairn-bench-$suffix
 restic_bucket=restic-bench-$suffix
 # Ceph holds both repositories in memory and keeps using CPU: it goes when the bench ends,
 # so that it cannot skew the benchmarks run after this one.
-trap 'bash "$here/test/ceph/stop-ceph.sh"' EXIT
+trap 'remove_restores; bash "$here/test/ceph/stop-ceph.sh"' EXIT
 
+[ -d "$work" ] && remove_restores
 rm -rf "$work"
 mkdir -p "$work"
 export CAIRN_PASSWORD=$password RESTIC_PASSWORD=$password
@@ -78,7 +79,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 read -r files bytes <<<"$source_totals"
 echo
 echo "Dataset: $files files, $((bytes / 1048576)) MiB (parts of /usr). S3: Ceph RGW (memstore) at $endpoint, $connections connections for both tools."
-echo "Machine: $(nproc) cores; $(restic version | cut -d' ' -f1-2); node $(node --version). ${cache_note^}."
+echo "Machine: $(nproc) cores; $(restic version | cut -d' ' -f1-2); node $(node --version). ${cache_note^}; ${restore_note}."
 echo
 echo "| step | cairn s | restic s | cairn/restic (≤ 0.75) | cairn CPU s | restic CPU s |"
 echo "|---|---:|---:|---:|---:|---:|"
