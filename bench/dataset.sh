@@ -41,7 +41,10 @@ step() {
 # where this may mount one. On ext4, creating files within minutes of deleting many costs
 # several times the system time (the inode allocator skips recently deleted inodes), so
 # on a shared file system a tool's restore was slower after any run that had just
-# deleted its restores: another bench, or the other tool's restore.
+# deleted its restores: another bench, or the other tool's restore. The loop device
+# writes to its image with direct I/O, as a disk would: through the page cache a second
+# time, its writeback stalled writers for seconds (restores of both tools took 1.2-1.7
+# times as long, cairn's more, as its workers own files and one stalled all).
 restore_checked() {
   local dir="$work/restore-$1"
   rm -rf "$dir" && mkdir -p "$dir"
@@ -52,13 +55,15 @@ restore_checked() {
   [ "$got" = "$2" ] || die "$1 restored $got (files, bytes), the source has $2"
 }
 
-restore_note="each tool restores into a new ext4 file system of its own (loop device)"
+restore_note="each tool restores into a new ext4 file system of its own (loop device, direct I/O)"
 # fresh_file_system DIR: mounts a new ext4 file system, twice the dataset's size, on DIR.
 fresh_file_system() {
   local image="$1.img" size
   size=$(( $(du -sb "$src" | cut -f1) * 2 ))
   if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && truncate -s "$size" "$image" &&
     mkfs.ext4 -q -F "$image" && mount -o loop "$image" "$1" 2>/dev/null; then
+    losetup --direct-io=on "$(findmnt -n -o SOURCE "$1")" ||
+      restore_note="each tool restores into a new ext4 file system of its own (loop device; direct I/O refused, so writeback may stall writers)"
     return
   fi
   rm -f "$image"
