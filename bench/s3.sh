@@ -10,6 +10,7 @@
 #   BENCH_DIR           caches and restores (default /var/tmp/cairn-bench-s3; wiped)
 #   BENCH_BYTES         dataset size to aim for when it must be built (default 1.5 GiB)
 #   BENCH_CONNECTIONS   connections for both tools (default 5, the default of both)
+#   RESTORE_ORDER       which tool restores first (default "cairn restic")
 #   CEPH_DIR, CEPH_RGW_PORT, CEPH_MON_PORT, CEPH_MEMSTORE_BYTES
 #                       the Ceph this bench starts (default /tmp/cairn-ceph-bench, 7490, 3310,
 #                       8 GiB: both repositories live in the OSD's memory), see start-ceph.sh
@@ -72,7 +73,7 @@ measure() {
 "${cairn[@]}" init >/dev/null
 "${restic[@]}" init --repository-version 2 >/dev/null
 for tool in cairn restic; do step "$tool" backup backup "$src"; done
-for tool in cairn restic; do restore_checked "$tool" "$source_totals"; done
+for tool in ${RESTORE_ORDER:-cairn restic}; do restore_checked "$tool" "$source_totals"; done
 remove_restores
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
