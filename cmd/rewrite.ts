@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { compileExcludes } from '../repo/exclude.js';
+import { compileExcludesBothCases } from '../repo/exclude.js';
 import type { RemovedPath, RewritePlan } from '../repo/rewrite.js';
 import { selectSnapshots } from '../repo/snapshot-select.js';
 import { readArgFile } from './arg-file.js';
@@ -42,8 +42,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
   if (![...patterns, ...args.iexclude].some((p) => p.trim() !== '' && !p.trim().startsWith('#'))) {
     throw new UsageError('say what to remove with --exclude, --iexclude or --exclude-file; without a pattern nothing would change');
   }
-  const exact = compileExcludes(patterns);
-  const anyCase = compileExcludes(args.iexclude, { ignoreCase: true });
+  const excluded = compileExcludesBothCases(patterns, args.iexclude);
   const { rewriteSnapshots } = await import('../repo/rewrite.js');
   // A dry run writes nothing, not even a lock. Removing the originals takes the exclusive
   // lock, as in restic: a `tag` or `copy` running meanwhile could otherwise read an original
@@ -53,7 +52,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
     repo.dryRun = args.dryRun;
     const refs = await selectSnapshots(repo, args.snapshots ?? [], { host: args.host, tags: args.tag, paths: args.path }, (e) => out.warn(`warning: ${e.message} (not rewritten)`));
     const plans = await rewriteSnapshots(repo, refs, {
-      excluded: (p) => exact(p) || anyCase(p),
+      excluded,
       forget: args.forget,
       onPlanned: (plan) => reportPlan(out, plan, args.dryRun),
       onSaved: (plan, id) => {

@@ -15,6 +15,13 @@ export function compileExcludes(patterns: string[], opts: { ignoreCase?: boolean
   return (absPath) => regexes.some((r) => r.test(absPath));
 }
 
+/** --exclude and --iexclude together: a path that either set matches is excluded. */
+export function compileExcludesBothCases(exact: string[], anyCase: string[]): Excluder {
+  const matchesCase = compileExcludes(exact);
+  const ignoresCase = compileExcludes(anyCase, { ignoreCase: true });
+  return (absPath) => matchesCase(absPath) || ignoresCase(absPath);
+}
+
 function toRegex(pattern: string, flags: string): RegExp {
   const anchored = pattern.startsWith('/');
   const body = globToRegexSource(path.posix.normalize(pattern).replace(/\/$/, ''));

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { ContentRestorer } from './content-restorer.js';
-import { compileExcludes } from './exclude.js';
+import { compileExcludes, compileExcludesBothCases } from './exclude.js';
 import { Repository } from './repository.js';
 import { mapLimit, Semaphore } from '../backends/concurrency.js';
 import { findNode, walkTree } from './tree-walk.js';
@@ -114,9 +114,7 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   }
   /** For --delete: per directory of the target, the names the snapshot has in it. */
   const wanted = new Map<string, Set<string>>();
-  const excludedExactly = compileExcludes(opts.exclude ?? []);
-  const excludedAnyCase = compileExcludes(opts.iexclude ?? [], { ignoreCase: true });
-  const excluded = (p: string) => excludedExactly(p) || excludedAnyCase(p);
+  const excluded = compileExcludesBothCases(opts.exclude ?? [], opts.iexclude ?? []);
   const includes = [compileIncludes(opts.include ?? []), compileIncludes(opts.iinclude ?? [], true)];
   const included = opts.include?.length || opts.iinclude?.length ? (p: string, isDir: boolean) => includes.some((i) => i(p, isDir)) : () => true;
   async function* selected(): AsyncGenerator<Item> {

@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
-import { CACHEDIR_TAG_SIGNATURE, compileExcludes } from './exclude.js';
+import { CACHEDIR_TAG_SIGNATURE, compileExcludesBothCases } from './exclude.js';
 import { joinPath } from './path-bytes.js';
 import { describeError } from './chunk-protocol.js';
 import { failedListing, ListingBuilder } from './dir-listing.js';
@@ -17,9 +17,7 @@ import { type WalkInit, type WalkTotals, WALK_STOP, WALK_TAKEN } from './walk-pr
 
 const init = workerData as WalkInit;
 const state = new Int32Array(init.shared);
-const matchesCase = compileExcludes(init.excludes);
-const ignoresCase = compileExcludes(init.iexcludes ?? [], { ignoreCase: true });
-const excluded = (p: string) => matchesCase(p) || ignoresCase(p);
+const excluded = compileExcludesBothCases(init.excludes, init.iexcludes ?? []);
 const totals: WalkTotals = { op: 'totals', files: 0, bytes: 0 };
 let posted = 0;
 const maxFileSize = init.maxFileSize === undefined ? undefined : BigInt(init.maxFileSize);
