@@ -48,7 +48,9 @@ step() {
 restore_checked() {
   local dir="$work/restore-$1"
   rm -rf "$dir" && mkdir -p "$dir"
-  fresh_file_system "$dir"
+  local bytes
+  read -r _ bytes <<<"$2"
+  fresh_file_system "$dir" $((bytes * 2))
   step "$1" restore restore latest --target "$dir"
   local got
   got=$(file_totals "$dir$src")
@@ -56,11 +58,10 @@ restore_checked() {
 }
 
 restore_note="each tool restores into a new ext4 file system of its own (loop device, direct I/O)"
-# fresh_file_system DIR: mounts a new ext4 file system, twice the dataset's size, on DIR.
+# fresh_file_system DIR BYTES: mounts a new ext4 file system of BYTES on DIR.
 fresh_file_system() {
-  local image="$1.img" size
-  size=$(( $(du -sb "$src" | cut -f1) * 2 ))
-  if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && truncate -s "$size" "$image" &&
+  local image="$1.img"
+  if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && truncate -s "$2" "$image" &&
     mkfs.ext4 -q -F "$image" && mount -o loop "$image" "$1" 2>/dev/null; then
     losetup --direct-io=on "$(findmnt -n -o SOURCE "$1")" ||
       restore_note="each tool restores into a new ext4 file system of its own (loop device; direct I/O refused, so writeback may stall writers)"

@@ -3,7 +3,8 @@
  * chunk worker. A cold disk serves many small files at once far faster than one at a time
  * (the bench's 62k files: 8.9 s to one reader, 3.5 s to eight), and a chunk worker that
  * read for itself left the disk idle while it compressed.
- * A read worker holds nothing but the file it is reading.
+ * A read worker holds nothing but the file it is reading, and descriptors of the rest of
+ * its batch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
