@@ -9,6 +9,7 @@ import fs, { constants as fsc } from 'node:fs';
 import { createBlobHasher } from '../crypto/blob-id.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
 import { openStoredBlob } from './blob-open.js';
+import { preallocate } from './preallocate.js';
 import type { FileDone, FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit } from './restore-protocol.js';
 
 /** Descriptors kept open for files still waiting for blobs from later packs. */
@@ -140,6 +141,7 @@ function write(st: FileState, data: Uint8Array, position: number) {
 }
 
 function writeAll(st: FileState, fd: number, data: Uint8Array, position: number) {
+  preallocate(fd, position, data.length);
   let done = 0;
   while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, position + done);
   st.end = Math.max(st.end, position + data.length);

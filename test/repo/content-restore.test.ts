@@ -1,5 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, promises as fs, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
@@ -139,5 +140,25 @@ it('restore writes files while it still walks the snapshot, with links and times
     assert.equal(a.ino, b.ino, 'the hard link is restored as a link');
   } finally {
     await repo.close();
+  }
+});
+
+it('restored content has its blocks allocated as it is written, not left to delayed allocation', { skip: process.platform !== 'linux' ? 'ext4 only' : false }, async () => {
+  const { dir, src, repo, tree } = await setup();
+  // Not os.tmpdir(), which may be a tmpfs: the test needs ext4, as / is here and in CI.
+  const target = await fs.mkdtemp('/var/tmp/cairn-prealloc-');
+  try {
+    assert.equal((await restore(repo, tree, { target })).errors, 0);
+    assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
+    // Until writeback (seconds away), filefrag shows allocated-but-unwritten extents for
+    // preallocated bytes and "delalloc" for bytes whose blocks ext4 has yet to choose.
+    const extents = execFileSync('filefrag', ['-v', path.join(target, src, 'f10.bin')], { encoding: 'utf8' });
+    assert.doesNotMatch(extents, /delalloc/, extents);
+    const holes = await fs.stat(path.join(target, src, 'holes'));
+    assert.ok(holes.blocks * 512 < 64 * 1024, 'zeros are still left as holes, not preallocated');
+  } finally {
+    await repo.close();
+    await fs.rm(target, { recursive: true, force: true });
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });
