@@ -14,6 +14,12 @@ import type { FileDone, FileSpec, RestoreReply, RestoreRequest, RestoreWorkerIni
 
 /** Descriptors kept open for files still waiting for blobs from later packs. */
 const MAX_OPEN = 256;
+/**
+ * Files smaller than this are left to delayed allocation: a fallocate costs about 25 µs
+ * of ext4 time however few the bytes, and files under 64 KiB were 96% of the bench's
+ * files but 18% of its bytes, too few to stall writers.
+ */
+const PREALLOCATE_FROM = 64 * 1024;
 
 interface FileState {
   spec: FileSpec;
@@ -141,7 +147,7 @@ function write(st: FileState, data: Uint8Array, position: number) {
 }
 
 function writeAll(st: FileState, fd: number, data: Uint8Array, position: number) {
-  preallocate(fd, position, data.length);
+  if (st.spec.contentLength >= PREALLOCATE_FROM) preallocate(fd, position, data.length);
   let done = 0;
   while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, position + done);
   st.end = Math.max(st.end, position + data.length);
