@@ -48,12 +48,26 @@ function napiPlatform(): string | undefined {
 }
 
 interface Koffi {
-  load(lib: string): { func(signature: string): (...args: number[]) => number | bigint };
+  load(lib: string): { func(signature: string): LibcFunction };
   errno(): number;
 }
 
-/** A glibc function through koffi; null without koffi or glibc (musl, macOS). */
-export function libcFunction(signature: string): ((...args: number[]) => number | bigint) | null {
+type LibcFunction = (...args: number[]) => number | bigint;
+
+/** Per signature, what libcFunction found (null too): callers may ask once per file. */
+const libcFunctions = new Map<string, LibcFunction | null>();
+
+/** A glibc function through koffi, looked up once; null without koffi or glibc (musl, macOS). */
+export function libcFunction(signature: string): LibcFunction | null {
+  let f = libcFunctions.get(signature);
+  if (f === undefined) {
+    f = lookUpLibc(signature);
+    libcFunctions.set(signature, f);
+  }
+  return f;
+}
+
+function lookUpLibc(signature: string): LibcFunction | null {
   const koffi = process.platform === 'linux' ? optionalNative<Koffi>('koffi') : null;
   try {
     return koffi?.load('libc.so.6').func(signature) ?? null;

@@ -16,14 +16,10 @@ const ENXIO = 6;
 
 type Lseek = (fd: number, offset: number, whence: number) => number;
 
-let lseek: Lseek | null | undefined;
-
+/** Without koffi or glibc (musl, for one), null: every byte is read. */
 function loadLseek(): Lseek | null {
-  if (lseek !== undefined) return lseek;
-  // Without koffi or glibc (musl, for one), every byte is read.
   const f = libcFunction('int64_t lseek(int fd, int64_t offset, int whence)');
-  lseek = f && ((fd, offset, whence) => Number(f(fd, offset, whence)));
-  return lseek;
+  return f && ((fd, offset, whence) => Number(f(fd, offset, whence)));
 }
 
 

@@ -6,14 +6,12 @@
  * other ran out of ranges behind it. Allocated up front, written bytes are not counted
  * as delayed, and a full disk is reported before the write.
  */
+import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { libcErrno, libcFunction } from '../crypto/optional-native.js';
 
-const EOPNOTSUPP = 95;
-const ENOSYS = 38;
-
-/** Looked up once; null without koffi or glibc, or once the file system declined. */
-let fallocate: ReturnType<typeof libcFunction> | undefined;
+/** Set once a file system has declined: the restore's other files are on it too. */
+let declined = false;
 
 /**
  * Allocates [offset, offset + length) of `fd`. Throws ENOSPC like a write would; is a
@@ -21,11 +19,11 @@ let fallocate: ReturnType<typeof libcFunction> | undefined;
  * Linux 3.5, FUSE, NFS v3), since the write that follows allocates anyway.
  */
 export function preallocate(fd: number, offset: number, length: number): void {
-  if (fallocate === undefined) fallocate = libcFunction('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
+  const fallocate = declined ? null : libcFunction('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
   if (!fallocate || length <= 0 || fallocate(fd, 0, offset, length) === 0) return;
   const errno = libcErrno();
-  if (errno === EOPNOTSUPP || errno === ENOSYS) {
-    fallocate = null;
+  if (errno === constants.errno.EOPNOTSUPP || errno === constants.errno.ENOSYS) {
+    declined = true;
     return;
   }
   // Shaped like the error fs.writeSync would throw, which callers already handle.

@@ -8,11 +8,7 @@ import { libcFunction } from '../crypto/optional-native.js';
 
 const POSIX_FADV_WILLNEED = 3;
 
-/** Looked up once (null where it is missing): this runs for every small file backed up. */
-let fadvise: ReturnType<typeof libcFunction> | undefined;
-
 /** Best effort: a no-op without glibc and koffi, or where the kernel declines. */
 export function adviseWillNeed(fd: number): void {
-  if (fadvise === undefined) fadvise = libcFunction('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
-  fadvise?.(fd, 0, 0, POSIX_FADV_WILLNEED);
+  libcFunction('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)')?.(fd, 0, 0, POSIX_FADV_WILLNEED);
 }
