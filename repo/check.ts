@@ -90,6 +90,14 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     return object;
   };
 
+  // Snapshots before the index: a backup running alongside writes its index files before
+  // its snapshot, so every snapshot listed here has its packs in the index read next. In
+  // the other order, a backup that ended in between had its pack reported as unindexed.
+  const snapshots: SnapshotRef[] = await repo.listSnapshots((err) => {
+    const e = err as CorruptObjectError;
+    report('error', e.object ?? 'snapshots', e.detail ?? e.message);
+  });
+
   // Index files and the packs they list.
   const index = await loadIndexFiles(repo);
   for (const [name, f] of index.files) {
@@ -216,10 +224,6 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     }
   };
 
-  const snapshots: SnapshotRef[] = await repo.listSnapshots((err) => {
-    const e = err as CorruptObjectError;
-    report('error', e.object ?? 'snapshots', e.detail ?? e.message);
-  });
   for (const s of snapshots) {
     await attribute(s.id, s.snapshot.tree, '');
     let extra;
