@@ -5,6 +5,7 @@ import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
 import { backup } from '../../repo/archiver.js';
 import { DirListing } from '../../repo/dir-listing.js';
+import { ChunkPool, type ChunkResult } from '../../repo/chunk-pool.js';
 import { Repository } from '../../repo/repository.js';
 import { tempDir } from '../helpers.js';
 import { holdChunking, settled } from './hold.js';
@@ -40,5 +41,42 @@ it('the walk stops finding files while chunking stalls, and the backup completes
   } finally {
     chunking.restore();
     entry.mock.restore();
+  }
+});
+
+it('the walk goes on past directories whose files have not finished', { timeout: 60_000 }, async () => {
+  const HELD_DIRS = 10;
+  const ALL_DIRS = 20;
+  const PER_DIR = 5;
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  for (let d = 0; d < ALL_DIRS; d++) {
+    await fs.mkdir(path.join(src, `d${String(d).padStart(2, '0')}`), { recursive: true });
+    for (let f = 0; f < PER_DIR; f++) await fs.writeFile(path.join(src, `d${String(d).padStart(2, '0')}`, `f${f}`), `${d}/${f}`);
+  }
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  // The first file of each of the first directories does not finish until released, more
+  // directories than were ever walked at once.
+  const original = ChunkPool.prototype.chunkFile;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let chunked = 0;
+  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
+    const m = /\/d(\d\d)\/f0$/.exec(Buffer.from(p).toString());
+    if (m && Number(m[1]) < HELD_DIRS) await held;
+    const r = await original.call(this, p, size, owner);
+    chunked++;
+    return r;
+  };
+  try {
+    const done = backup(repo, { paths: [src], parent: null });
+    const meanwhile = await settled(() => chunked);
+    assert.equal(meanwhile, ALL_DIRS * PER_DIR - HELD_DIRS, 'every file but the held ones was chunked while they were held');
+    release();
+    const { snapshot } = await done;
+    assert.equal(snapshot.summary?.filesNew, ALL_DIRS * PER_DIR);
+  } finally {
+    ChunkPool.prototype.chunkFile = original;
+    release();
   }
 });
