@@ -371,7 +371,12 @@ class Archiver {
         // Most files take a place at once (an unchanged one gives it back at once), so the
         // walk awaits only when the queue is full.
         if (!this.queuedFiles.tryAcquire()) await this.queuedFiles.acquire();
-        pending.push(this.saveFile(p, encodeBytes(entry.name), entry.stat!, prevNode).finally(() => this.queuedFiles.release()));
+        const task = this.saveFile(p, encodeBytes(entry.name), entry.stat!, prevNode).finally(() => this.queuedFiles.release());
+        // Awaited with the directory's other nodes once the walk below it is done, which for
+        // the top directories is the whole backup: a failure meanwhile (a full disk) must not
+        // count as unhandled.
+        task.catch(() => {});
+        pending.push(task);
       } else {
         const skip = (err: unknown) => {
           if (err instanceof WalkFailedError) throw err;

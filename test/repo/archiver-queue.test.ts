@@ -80,3 +80,42 @@ it('the walk goes on past directories whose files have not finished', { timeout:
     release();
   }
 });
+
+it('a file that fails while the walk is deep in other directories fails the backup cleanly', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  // Sorted first, so the top directory's walk holds its result while it goes through the
+  // rest: more files than the queue takes, all held, so the walk waits in the last ones.
+  await fs.writeFile(path.join(src, 'a0'), 'fails');
+  for (let d = 0; d < 6; d++) {
+    await fs.mkdir(path.join(src, `d${d}`));
+    for (let f = 0; f < 100; f++) await fs.writeFile(path.join(src, `d${d}`, `f${f}`), `${d}/${f}`);
+  }
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const original = ChunkPool.prototype.chunkFile;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let failed!: () => void;
+  const failure = new Promise<void>((r) => (failed = r));
+  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
+    if (Buffer.from(p).toString().endsWith('/a0')) {
+      setImmediate(failed);
+      throw new Error('simulated repository failure');
+    }
+    await held;
+    return original.call(this, p, size, owner);
+  };
+  try {
+    const done = backup(repo, { paths: [src], parent: null });
+    await failure;
+    // Long enough for an unhandled rejection to be reported, which fails this test.
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await assert.rejects(done, /simulated repository failure/);
+  } finally {
+    ChunkPool.prototype.chunkFile = original;
+    release();
+    await repo.close();
+  }
+});
