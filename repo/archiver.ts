@@ -240,9 +240,16 @@ class Archiver {
   }
 
   private async saveRootTrees(root: Trie, listed: Map<string, ListedEntry>, parentTree: string | undefined): Promise<string> {
-    const save = async (t: Trie, dir: string, prevTree: string | undefined): Promise<string> => {
+    // Like walkDir: each path is walked in turn, and none waits for the files of the one
+    // before to finish.
+    const save = async (t: Trie, dir: string, prevTree: string | undefined): Promise<Walked<string>> => {
       const prev = await this.loadPrev(prevTree);
-      const nodes: TreeNode[] = [];
+      const pending: Promise<TreeNode | null>[] = [];
+      // Awaited below, after the walk of the paths that follow; see walkDir.
+      const add = (node: Promise<TreeNode | null>) => {
+        node.catch(() => {});
+        pending.push(node);
+      };
       for (const [name, child] of t.children) {
         const abs = path.join(dir, name);
         const prevNode = prev.byName.get(Buffer.from(name).toString('latin1'));
@@ -252,8 +259,7 @@ class Archiver {
             this.fileError(abs, entry.error);
             continue;
           }
-          const node = await this.saveEntry(Buffer.from(abs), { ...entry, name: Buffer.from(name) }, prevNode);
-          if (node) nodes.push(node);
+          add((await this.walkEntry(Buffer.from(abs), { ...entry, name: Buffer.from(name) }, prevNode)).result);
         } else {
           let st: EntryStat;
           try {
@@ -263,14 +269,16 @@ class Archiver {
             continue;
           }
           const node = nodeFromStat(encodeBytes(Buffer.from(name)), 'dir', st);
-          node.subtree = await save(child, abs, prevNode?.type === 'dir' ? prevNode.subtree : undefined);
-          nodes.push(node);
+          const { result } = await save(child, abs, prevNode?.type === 'dir' ? prevNode.subtree : undefined);
+          add(result.then((id) => Object.assign(node, { subtree: id })));
         }
       }
-      return this.repo.saveTree({ nodes });
+      const result = Promise.all(pending).then((nodes) => this.repo.saveTree({ nodes: nodes.filter((n): n is TreeNode => n !== null) }));
+      result.catch(() => {});
+      return { result };
     };
     // Backing up `/` itself: the root tree is the tree of `/`.
-    const id = root.target !== undefined ? await this.saveRootDir(listed.get(root.target)!, parentTree) : await save(root, '/', parentTree);
+    const id = root.target !== undefined ? await this.saveRootDir(listed.get(root.target)!, parentTree) : await (await save(root, '/', parentTree)).result;
     this.report();
     return id;
   }
@@ -279,7 +287,7 @@ class Archiver {
     if (entry.error) throw entry.error;
     this.counts.dirs++;
     this.progress.dirs++;
-    return this.saveDir(Buffer.from('/'), parentTree);
+    return (await this.walkDir(Buffer.from('/'), parentTree)).result;
   }
 
   /**
@@ -299,14 +307,10 @@ class Archiver {
     }
   }
 
-  /** `entry` has a stat: the caller reports an entry the walk could not stat. */
-  private async saveEntry(abs: Buffer, entry: ListedEntry, prev: TreeNode | undefined): Promise<TreeNode | null> {
-    return (await this.walkEntry(abs, entry, prev)).result;
-  }
-
   /**
    * Walks an entry (a directory with everything below it) and gives its node, which is
-   * ready once every file below it is chunked. Only the walk is awaited here.
+   * ready once every file below it is chunked. Only the walk is awaited here. `entry` has
+   * a stat: the caller reports an entry the walk could not stat.
    */
   private async walkEntry(abs: Buffer, entry: ListedEntry, prev: TreeNode | undefined): Promise<Walked<TreeNode | null>> {
     const st = entry.stat!;
@@ -330,10 +334,6 @@ class Archiver {
       node.linkTargetRaw = target.raw;
     }
     return { result: Promise.resolve(node) };
-  }
-
-  private async saveDir(abs: Buffer, prevTree: string | undefined): Promise<string> {
-    return (await this.walkDir(abs, prevTree)).result;
   }
 
   /**

@@ -119,3 +119,34 @@ it('a file that fails while the walk is deep in other directories fails the back
     await repo.close();
   }
 });
+
+it('a backup of several paths walks the next path while files of the one before are unfinished', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const [first, second] = [path.join(dir, 'first'), path.join(dir, 'second')];
+  await fs.mkdir(first);
+  await fs.mkdir(second);
+  await fs.writeFile(path.join(first, 'held'), 'held');
+  for (let f = 0; f < 20; f++) await fs.writeFile(path.join(second, `f${f}`), `${f}`);
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const original = ChunkPool.prototype.chunkFile;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let chunked = 0;
+  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
+    if (Buffer.from(p).toString().endsWith('/held')) await held;
+    const r = await original.call(this, p, size, owner);
+    chunked++;
+    return r;
+  };
+  try {
+    const done = backup(repo, { paths: [first, second], parent: null });
+    assert.equal(await settled(() => chunked), 20, 'the second path was backed up while the first held a file');
+    release();
+    const { snapshot } = await done;
+    assert.equal(snapshot.summary?.filesNew, 21);
+  } finally {
+    ChunkPool.prototype.chunkFile = original;
+    release();
+    await repo.close();
+  }
+});
