@@ -5,12 +5,11 @@ import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
 import { backup } from '../../repo/archiver.js';
 import { DirListing } from '../../repo/dir-listing.js';
-import { ChunkPool, type ChunkResult } from '../../repo/chunk-pool.js';
 import { Repository } from '../../repo/repository.js';
 import { tempDir } from '../helpers.js';
 import { holdChunking, settled } from './hold.js';
 
-/** One large directory, and as many small ones as there are directory walkers. */
+/** One large directory, and a few small ones. */
 const LARGE_DIR = 3000;
 const DIRS = 8;
 const FILES_PER_DIR = 50;
@@ -56,28 +55,22 @@ it('the walk goes on past directories whose files have not finished', { timeout:
   }
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
   // The first file of each of the first directories does not finish until released, more
-  // directories than were ever walked at once.
-  const original = ChunkPool.prototype.chunkFile;
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let chunked = 0;
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    const m = /\/d(\d\d)\/f0$/.exec(Buffer.from(p).toString());
-    if (m && Number(m[1]) < HELD_DIRS) await held;
-    const r = await original.call(this, p, size, owner);
-    chunked++;
-    return r;
-  };
+  // directories than the walk once took at a time (8).
+  const chunking = holdChunking({
+    holds: (p) => {
+      const m = /\/d(\d\d)\/f0$/.exec(p);
+      return m !== null && Number(m[1]) < HELD_DIRS;
+    },
+  });
   try {
     const done = backup(repo, { paths: [src], parent: null });
-    const meanwhile = await settled(() => chunked);
+    const meanwhile = await settled(chunking.chunked);
     assert.equal(meanwhile, ALL_DIRS * PER_DIR - HELD_DIRS, 'every file but the held ones was chunked while they were held');
-    release();
+    chunking.release();
     const { snapshot } = await done;
     assert.equal(snapshot.summary?.filesNew, ALL_DIRS * PER_DIR);
   } finally {
-    ChunkPool.prototype.chunkFile = original;
-    release();
+    chunking.restore();
   }
 });
 
@@ -93,29 +86,16 @@ it('a file that fails while the walk is deep in other directories fails the back
     for (let f = 0; f < 100; f++) await fs.writeFile(path.join(src, `d${d}`, `f${f}`), `${d}/${f}`);
   }
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
-  const original = ChunkPool.prototype.chunkFile;
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let failed!: () => void;
-  const failure = new Promise<void>((r) => (failed = r));
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    if (Buffer.from(p).toString().endsWith('/a0')) {
-      setImmediate(failed);
-      throw new Error('simulated repository failure');
-    }
-    await held;
-    return original.call(this, p, size, owner);
-  };
+  const chunking = holdChunking({ fails: (p) => (p.endsWith('/a0') ? new Error('simulated repository failure') : undefined) });
   try {
     const done = backup(repo, { paths: [src], parent: null });
-    await failure;
+    await chunking.failed;
     // Long enough for an unhandled rejection to be reported, which fails this test.
     await new Promise((r) => setTimeout(r, 200));
-    release();
+    chunking.release();
     await assert.rejects(done, /simulated repository failure/);
   } finally {
-    ChunkPool.prototype.chunkFile = original;
-    release();
+    chunking.restore();
     await repo.close();
   }
 });
@@ -128,25 +108,15 @@ it('a backup of several paths walks the next path while files of the one before 
   await fs.writeFile(path.join(first, 'held'), 'held');
   for (let f = 0; f < 20; f++) await fs.writeFile(path.join(second, `f${f}`), `${f}`);
   const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
-  const original = ChunkPool.prototype.chunkFile;
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let chunked = 0;
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    if (Buffer.from(p).toString().endsWith('/held')) await held;
-    const r = await original.call(this, p, size, owner);
-    chunked++;
-    return r;
-  };
+  const chunking = holdChunking({ holds: (p) => p.endsWith('/held') });
   try {
     const done = backup(repo, { paths: [first, second], parent: null });
-    assert.equal(await settled(() => chunked), 20, 'the second path was backed up while the first held a file');
-    release();
+    assert.equal(await settled(chunking.chunked), 20, 'the second path was backed up while the first held a file');
+    chunking.release();
     const { snapshot } = await done;
     assert.equal(snapshot.summary?.filesNew, 21);
   } finally {
-    ChunkPool.prototype.chunkFile = original;
-    release();
+    chunking.restore();
     await repo.close();
   }
 });

@@ -1,14 +1,41 @@
 /** Shared by the walk's tests: stalling chunking, and waiting for a counter to settle. */
 import { ChunkPool, ChunkResult } from '../../repo/chunk-pool.js';
 
-/** Holds every file's chunking until release(); restore() puts chunking back as it was. */
-export function holdChunking(): { release: () => void; restore: () => void } {
+export interface HoldOptions {
+  /** The files (by path) whose chunking waits for release(); every file without it. */
+  holds?: (path: string) => boolean;
+  /** The files whose chunking throws this error at once instead. */
+  fails?: (path: string) => Error | undefined;
+}
+
+export interface Hold {
+  release: () => void;
+  /** Puts chunking back as it was, and releases what waits. */
+  restore: () => void;
+  /** Files chunked so far. */
+  chunked: () => number;
+  /** Resolves after the first file made to fail has failed. */
+  failed: Promise<void>;
+}
+
+export function holdChunking({ holds = () => true, fails = () => undefined }: HoldOptions = {}): Hold {
   const original = ChunkPool.prototype.chunkFile;
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
+  let signalFailed!: () => void;
+  const failed = new Promise<void>((r) => (signalFailed = r));
+  let chunked = 0;
   ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    await held;
-    return original.call(this, p, size, owner);
+    const name = Buffer.from(p).toString();
+    const error = fails(name);
+    if (error) {
+      setImmediate(signalFailed);
+      throw error;
+    }
+    if (holds(name)) await held;
+    const r = await original.call(this, p, size, owner);
+    chunked++;
+    return r;
   };
   return {
     release,
@@ -16,6 +43,8 @@ export function holdChunking(): { release: () => void; restore: () => void } {
       ChunkPool.prototype.chunkFile = original;
       release();
     },
+    chunked: () => chunked,
+    failed,
   };
 }
 
