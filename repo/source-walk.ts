@@ -1,16 +1,16 @@
 /**
  * The archiver's side of the walk worker: listings by directory, as the worker posts
- * them in depth-first byte order. The archiver asks for directories in nearly that order
- * (it walks a few subtrees at once), so a listing is usually waiting when asked for.
+ * them in depth-first byte order. The archiver asks for directories in that same order,
+ * so a listing is usually waiting when asked for.
  */
 import { Worker } from 'node:worker_threads';
 import { DirListing, type ListingMessage } from './dir-listing.js';
 import { WALK_SLOTS, WALK_STOP, WALK_TAKEN, type WalkInit, type WalkTotals } from './walk-protocol.js';
 
 /**
- * Entries the walk may post beyond those the archiver has taken. The archiver strays from
- * the walk's order by a few subtrees, so the lead is generous; a listing costs about 100
- * bytes an entry, so it stays near 10 MB.
+ * Entries the walk may post beyond those the archiver has taken. The lead is generous, so
+ * that the walk gets far while the key is derived and while the archiver waits for room
+ * in its file queue; a listing costs about 100 bytes an entry, so it stays near 10 MB.
  */
 const ENTRIES_AHEAD = 100_000;
 /** The walk keeps little; a small young generation keeps its garbage small. */
