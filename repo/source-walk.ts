@@ -56,6 +56,10 @@ export class SourceWalk {
     lister.on('message', (m: Reply) => (m.op === 'listing' ? this.arrived(m) : this.end(new WalkFailedError('internal error: the walk did not list a directory the backup needs'))));
     lister.on('error', (err) => this.end(new WalkFailedError(`the walk of the source tree failed: ${err.message}`)));
     lister.on('exit', () => this.end(new WalkFailedError('the walk of the source tree stopped early')));
+    // Reads directories just ahead of the lister (see READAHEAD_DIRS); failing only costs speed.
+    const ahead = this.spawn({ roots: rootPaths, ...opts, mode: 'readahead', shared: this.state.buffer as SharedArrayBuffer, entriesAhead: 0 });
+    ahead.on('error', () => {});
+    ahead.unref();
   }
 
   /**

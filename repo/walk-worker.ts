@@ -13,7 +13,7 @@ import { CACHEDIR_TAG_SIGNATURE, compileExcludesBothCases } from './exclude.js';
 import { joinPath } from './path-bytes.js';
 import { describeError } from './chunk-protocol.js';
 import { failedListing, ListingBuilder } from './dir-listing.js';
-import { type WalkInit, type WalkTotals, WALK_STOP, WALK_TAKEN } from './walk-protocol.js';
+import { READAHEAD_DIRS, type WalkInit, type WalkTotals, WALK_LISTED, WALK_STOP, WALK_TAKEN } from './walk-protocol.js';
 
 const init = workerData as WalkInit;
 const state = new Int32Array(init.shared);
@@ -23,6 +23,8 @@ let posted = 0;
 const maxFileSize = init.maxFileSize === undefined ? undefined : BigInt(init.maxFileSize);
 /** Under --one-file-system, the devices of the roots: the walk stays on these. */
 let devices: Set<bigint> | undefined;
+
+let readAhead = 0;
 
 /** Waits while more than entriesAhead posted entries are not yet taken. */
 function keepPace(): boolean {
@@ -102,6 +104,11 @@ function walk(dir: Buffer): boolean {
   } catch (err) {
     post(dir, init.mode === 'list' ? describeError(err) : null);
     return true;
+  } finally {
+    if (init.mode === 'list') {
+      Atomics.add(state, WALK_LISTED, 1);
+      Atomics.notify(state, WALK_LISTED);
+    }
   }
   // The archiver saves entries in byte order, and so needs subdirectories in that order.
   names.sort(Buffer.compare);
@@ -118,6 +125,45 @@ function walk(dir: Buffer): boolean {
   return true;
 }
 
+/** Waits while the readahead walk is READAHEAD_DIRS ahead of the list walk. */
+function keepAhead(): boolean {
+  for (;;) {
+    if (Atomics.load(state, WALK_STOP)) return false;
+    const listed = Atomics.load(state, WALK_LISTED);
+    if (readAhead - listed <= READAHEAD_DIRS) return true;
+    Atomics.wait(state, WALK_LISTED, listed, 100);
+  }
+}
+
+/** Reads the directories the list walk will read, in its order; only the kernel keeps them. */
+function readahead(dir: Buffer): boolean {
+  if (!keepAhead()) return false;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' }) as unknown as fs.Dirent[];
+  } catch {
+    return true;
+  } finally {
+    readAhead++;
+  }
+  const subdirs = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => joinPath(dir, e.name as unknown as Buffer))
+    .filter((p) => !excluded(p.toString('utf8')) && onWalkedDevice(p))
+    .sort(Buffer.compare);
+  for (const p of subdirs) if (!readahead(p)) return false;
+  return true;
+}
+
+function onWalkedDevice(p: Buffer): boolean {
+  if (devices === undefined) return true;
+  try {
+    return devices.has(fs.lstatSync(p, { bigint: true }).dev);
+  } catch {
+    return false;
+  }
+}
+
 /** The roots, as one listing keyed '', then the tree under each root directory. */
 function walkRoots(): boolean {
   if (init.oneFileSystem) {
@@ -128,6 +174,10 @@ function walkRoots(): boolean {
       } catch {}
     }
   }
+  if (init.mode === 'readahead') {
+    for (const r of init.roots) if (onDirectory(r) && !readahead(Buffer.from(r))) return false;
+    return true;
+  }
   const listing = newListing();
   const dirs = init.roots.filter((r) => visit(listing, Buffer.from(r), r, true));
   post('', listing);
@@ -135,4 +185,12 @@ function walkRoots(): boolean {
   return true;
 }
 
-if (walkRoots()) parentPort!.postMessage(init.mode === 'count' ? totals : { op: 'done' });
+function onDirectory(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+if (walkRoots() && init.mode !== 'readahead') parentPort!.postMessage(init.mode === 'count' ? totals : { op: 'done' });

@@ -31,7 +31,7 @@ it('the walk stops finding files while chunking stalls, and the backup completes
   const found = () => entry.mock.callCount();
   try {
     const done = backup(repo, { paths: [src], parent: null });
-    await settled(found);
+    await settled(found, 300, 1);
     const files = LARGE_DIR + DIRS * FILES_PER_DIR;
     assert.ok(found() < 1200, `the walk found ${found()} of ${files} files while none could be chunked`);
     chunking.release();
@@ -64,7 +64,7 @@ it('the walk goes on past directories whose files have not finished', { timeout:
   });
   try {
     const done = backup(repo, { paths: [src], parent: null });
-    const meanwhile = await settled(chunking.chunked);
+    const meanwhile = await settled(chunking.chunked, 300, 1);
     assert.equal(meanwhile, ALL_DIRS * PER_DIR - HELD_DIRS, 'every file but the held ones was chunked while they were held');
     chunking.release();
     const { snapshot } = await done;
@@ -111,7 +111,7 @@ it('a backup of several paths walks the next path while files of the one before 
   const chunking = holdChunking({ holds: (p) => p.endsWith('/held') });
   try {
     const done = backup(repo, { paths: [first, second], parent: null });
-    assert.equal(await settled(chunking.chunked), 20, 'the second path was backed up while the first held a file');
+    assert.equal(await settled(chunking.chunked, 300, 1), 20, 'the second path was backed up while the first held a file');
     chunking.release();
     const { snapshot } = await done;
     assert.equal(snapshot.summary?.filesNew, 21);

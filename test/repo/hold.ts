@@ -48,10 +48,13 @@ export function holdChunking({ holds = () => true, fails = () => undefined }: Ho
   };
 }
 
-/** Resolves with read()'s value once it is the same twice, `ms` apart. */
-export async function settled(read: () => number, ms = 300): Promise<number> {
+/**
+ * Resolves with read()'s value once it is the same twice, `ms` apart, and at least `min`
+ * (on a loaded machine, threads may take longer than `ms` to start at all).
+ */
+export async function settled(read: () => number, ms = 300, min = 0): Promise<number> {
   let seen = -1;
-  while (seen !== read()) {
+  while (seen !== read() || seen < min) {
     seen = read();
     await new Promise((r) => setTimeout(r, ms));
   }

@@ -1,12 +1,14 @@
 import { it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { SourceWalk, WalkFailedError } from '../../repo/source-walk.js';
 import { backup } from '../../repo/archiver.js';
 import { Repository } from '../../repo/repository.js';
 import { MemoryBackend } from '../../backends/memory.js';
 import { CACHEDIR_TAG_SIGNATURE } from '../../repo/exclude.js';
+import { READAHEAD_DIRS } from '../../repo/walk-protocol.js';
 import { tempDir } from '../helpers.js';
 import { settled } from './hold.js';
 
@@ -90,5 +92,46 @@ it('a walk that dies fails the backup, rather than leaving directories out', { t
     await assert.rejects(backup(repo, { paths: [src], parent: null }), WalkFailedError);
   } finally {
     list.mock.restore();
+  }
+});
+
+it('directories are read ahead of the walk, at most READAHEAD_DIRS of them', { timeout: 60_000 }, async () => {
+  const src = path.join(await tempDir(), 'src');
+  const DIRS_HERE = READAHEAD_DIRS + 500;
+  const names = Array.from({ length: DIRS_HERE }, (_, d) => `d${String(d).padStart(5, '0')}`);
+  for (const n of names) await fs.mkdir(path.join(src, n), { recursive: true });
+  // Reading a directory moves its access time past its modification time (relatime) once;
+  // the clock must move on first.
+  await new Promise((r) => setTimeout(r, 50));
+  const read = () => {
+    let n = 0;
+    for (const d of names) {
+      const st = statSync(path.join(src, d), { bigint: true });
+      if (st.atimeNs > st.mtimeNs) n++;
+    }
+    return n;
+  };
+  assert.equal(read(), 0);
+  const probe = path.join(src, 'probe');
+  await fs.mkdir(probe);
+  await new Promise((r) => setTimeout(r, 50));
+  await fs.readdir(probe);
+  const probed = await fs.stat(probe, { bigint: true });
+  assert.ok(probed.atimeNs > probed.mtimeNs, 'this test needs a file system that moves access times on reading (relatime)');
+
+  // A lead of one entry: the walk lists the roots and src, and waits for the backup, which
+  // takes nothing.
+  const walk = new SourceWalk([src], { excludes: [], excludeCaches: false, oneFileSystem: false }, 1);
+  try {
+    await walk.roots();
+    const ahead = await settled(read, 300, 1);
+    // src's first subdirectory is read by both walks once the list walk takes src.
+    assert.ok(ahead >= READAHEAD_DIRS - 10 && ahead <= READAHEAD_DIRS + 10, `${ahead} directories read ahead while the walk listed 1`);
+    // As the backup takes listings, the read-ahead moves on with the walk.
+    await walk.list(Buffer.from(src));
+    for (const n of names.slice(0, 200)) await walk.list(Buffer.from(path.join(src, n)));
+    assert.ok((await settled(read, 300)) > ahead, 'the read-ahead went on');
+  } finally {
+    await walk.stop();
   }
 });
