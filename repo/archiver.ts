@@ -16,7 +16,8 @@ import { resolveParent } from './snapshot-select.js';
 import { readXattrs } from './xattrs.js';
 import { joinPath } from './path-bytes.js';
 import { SourceWalk, WalkFailedError } from './source-walk.js';
-import type { EntryStat, ListedEntry } from './dir-listing.js';
+import type { DirListing, EntryStat, ListedEntry } from './dir-listing.js';
+import { DirRecorder, KnownDir, KnownDirs, knownDirsFingerprint, listingDigest } from './known-dirs.js';
 import type { WalkTotals } from './walk-protocol.js';
 
 /** What to back up: the walk of the source needs these and nothing of the repository. */
@@ -109,7 +110,10 @@ export class PreparedBackup {
     const host = opts.host ?? os.hostname();
     const tags = opts.tags ?? [];
     const parent = await resolveParent(repo, host, paths, opts.parent);
-    const archiver = new Archiver(repo, pool, this.walk, opts);
+    const fingerprint = knownDirsFingerprint(repo.hashBlob);
+    const known = parent && (await KnownDirs.load(repo.cacheDir, parent.snapshot.tree, repo.hashBlob, fingerprint));
+    const recorder = new DirRecorder();
+    const archiver = new Archiver(repo, pool, this.walk, opts, known, recorder);
     if (opts.scanTotals) this.walk.count((t) => archiver.setTotals(t));
     const tree = await archiver.saveRoots(this.roots, parent?.snapshot.tree);
     await repo.flush();
@@ -134,7 +138,9 @@ export class PreparedBackup {
       tree,
       summary,
     };
-    return saveBackupSnapshot(repo, snapshot, parent, opts.skipIfUnchanged);
+    const result = await saveBackupSnapshot(repo, snapshot, parent, opts.skipIfUnchanged);
+    if (!repo.dryRun) await recorder.save(repo.cacheDir, tree, parent?.snapshot.tree, repo.hashBlob, fingerprint);
+    return result;
   }
 
   /** Stops the walk: for a backup that will not run, as `run` stops it itself. */
@@ -211,6 +217,9 @@ class Archiver {
     private readonly pool: ChunkPool,
     private readonly walk: SourceWalk,
     private readonly opts: BackupRunOptions,
+    /** The parent snapshot's directories as recorded by the backup that made it. */
+    private readonly knownDirs: KnownDirs | undefined,
+    private readonly recorder: DirRecorder,
   ) {
     this.slots = new Semaphore(pool.capacity);
   }
@@ -318,22 +327,29 @@ class Archiver {
     if (!type) return { result: Promise.resolve(null) };
     const name = encodeBytes(entry.name);
     if (type === 'file') return { result: this.saveFile(abs, name, st, prev) };
-    const node = nodeFromStat(name, type, st);
     if (type === 'dir') {
-      // As for files, an xattr change changes ctime: listing every directory's xattrs cost
-      // a slightly changed backup 80 ms of this thread.
-      node.xattrs = prev?.type === 'dir' && prev.ctime === node.ctime && prev.inode === node.inode ? prev.xattrs : this.xattrsOf(abs);
-      this.counts.dirs++;
-      this.progress.dirs++;
+      const node = this.dirNode(abs, entry, prev);
       const subtree = entry.otherDevice ? this.repo.saveTree({ nodes: [] }) : (await this.walkDir(abs, prev?.type === 'dir' ? prev.subtree : undefined)).result;
       return { result: subtree.then((id) => Object.assign(node, { subtree: id })) };
     }
+    const node = nodeFromStat(name, type, st);
     if (type === 'symlink') {
       const target = encodeBytes(entry.linkTarget!);
       node.linkTarget = target.text;
       node.linkTargetRaw = target.raw;
     }
     return { result: Promise.resolve(node) };
+  }
+
+  /** A directory's node but for its subtree, counted as it is reached. */
+  private dirNode(abs: Buffer, entry: ListedEntry, prev: TreeNode | undefined): TreeNode {
+    const node = nodeFromStat(encodeBytes(entry.name), 'dir', entry.stat!);
+    // As for files, an xattr change changes ctime: listing every directory's xattrs cost
+    // a slightly changed backup 80 ms of this thread.
+    node.xattrs = prev?.type === 'dir' && prev.ctime === node.ctime && prev.inode === node.inode ? prev.xattrs : this.xattrsOf(abs);
+    this.counts.dirs++;
+    this.progress.dirs++;
+    return node;
   }
 
   /**
@@ -349,13 +365,34 @@ class Archiver {
    * dump read them in: with 8 or 64 walked at once, dumping the tree took 12-29% longer.
    */
   private async walkDir(abs: Buffer, prevTree: string | undefined): Promise<Walked<string>> {
-    // The parent's tree loads while the listing arrives (loadPrev never rejects, so a
-    // failed listing leaves nothing unhandled).
-    const loading = this.loadPrev(prevTree);
+    const known = prevTree === undefined ? undefined : this.knownDirs?.get(prevTree);
+    // The parent's tree loads while the listing arrives, unless a record may spare loading
+    // it (loadPrev never rejects, so a failed listing leaves nothing unhandled).
+    const loading = known ? undefined : this.loadPrev(prevTree);
     const listing = await this.walk.list(abs);
-    const prev = await loading;
     listing.check();
+    const input = listing.digestInput();
+    const digest = input && listingDigest(this.repo.hashBlob, input);
+    if (known && digest && Buffer.from(digest).equals(known.digest)) {
+      const walked = await this.walkKnownDir(abs, listing, prevTree!, known, digest);
+      if (walked) return walked;
+    }
+    const prev = await (loading ?? this.loadPrev(prevTree));
+    const pending = await this.walkEntries(abs, listing, prev.byName);
+    const result = Promise.all(pending).then((all) => this.saveDir(all, prevTree, prev.nodes, digest));
+    // Awaited by the parent's tree; this keeps a failure meanwhile from going unhandled.
+    result.catch(() => {});
+    return { result };
+  }
+
+  /**
+   * Queues a listing's files and walks its subdirectories, giving each entry's node. With
+   * `subtrees` (one per subdirectory, in listing order), the subdirectories were walked
+   * already and give those trees.
+   */
+  private async walkEntries(abs: Buffer, listing: DirListing, prev: Map<string, TreeNode>, subtrees?: (string | null)[]): Promise<Promise<TreeNode | null>[]> {
     const pending: Promise<TreeNode | null>[] = [];
+    let subdirs = 0;
     for (let i = 0; i < listing.length; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((r) => setImmediate(r));
       const entry = listing.entry(i);
@@ -364,8 +401,9 @@ class Archiver {
         this.fileError(p.toString(), entry.error);
         continue;
       }
-      const prevNode = prev.byName.get(entry.name.toString('latin1'));
-      if (nodeType(entry.stat!.mode) === 'file') {
+      const prevNode = prev.get(entry.name.toString('latin1'));
+      const type = nodeType(entry.stat!.mode);
+      if (type === 'file') {
         // Not awaited: files of this directory are chunked while the walk goes on. A file
         // task never waits for the walk, so waiting here for a queue place cannot deadlock.
         // Most files take a place at once (an unchanged one gives it back at once), so the
@@ -377,12 +415,12 @@ class Archiver {
         // count as unhandled.
         task.catch(() => {});
         pending.push(task);
+      } else if (type === 'dir' && subtrees) {
+        const node = this.dirNode(p, entry, prevNode);
+        const id = subtrees[subdirs++];
+        pending.push(Promise.resolve(id === null ? null : Object.assign(node, { subtree: id })));
       } else {
-        const skip = (err: unknown) => {
-          if (err instanceof WalkFailedError) throw err;
-          this.fileError(p.toString(), err as Error);
-          return null;
-        };
+        const skip = this.skipFailed(p);
         try {
           pending.push((await this.walkEntry(p, entry, prevNode)).result.catch(skip));
         } catch (err) {
@@ -390,15 +428,95 @@ class Archiver {
         }
       }
     }
-    const result = Promise.all(pending).then(async (all) => {
-      const nodes = all.filter((n): n is TreeNode => n !== null);
-      // A directory whose every node is as the parent recorded it keeps the parent's tree:
-      // comparing the nodes costs less than serializing and hashing them (a fifth of the
-      // main thread's work in an unchanged backup).
-      if (prevTree !== undefined && prev.nodes && sameNodes(nodes, prev.nodes)) return prevTree;
-      return this.repo.saveTree({ nodes }, prevTree);
+    return pending;
+  }
+
+  /** For a walk below `p` that failed: reports it, and the entry is left out. */
+  private skipFailed(p: Buffer) {
+    return (err: unknown) => {
+      if (err instanceof WalkFailedError) throw err;
+      this.fileError(p.toString(), err as Error);
+      return null;
+    };
+  }
+
+  /**
+   * A directory's tree from its nodes: the parent's tree when every node is as it recorded
+   * (comparing them costs less than serializing and hashing them: a fifth of the main
+   * thread's work in an unchanged backup). With the listing's digest, and every entry
+   * saved, the tree is recorded for the next backup (known-dirs.ts).
+   */
+  private async saveDir(all: (TreeNode | null)[], prevTree: string | undefined, prevNodes: TreeNode[] | undefined, digest: Uint8Array | undefined): Promise<string> {
+    const nodes = all.filter((n): n is TreeNode => n !== null);
+    const tree = prevTree !== undefined && prevNodes && sameNodes(nodes, prevNodes) ? prevTree : await this.repo.saveTree({ nodes }, prevTree);
+    if (digest && nodes.length === all.length) this.recorder.add(tree, digest, nodes.filter((n) => n.type === 'dir').map((n) => n.subtree!));
+    return tree;
+  }
+
+  /**
+   * A directory listed exactly as when the parent's tree of it was made: its files are
+   * counted as unchanged, and only its subdirectories are walked. Its tree is the parent's
+   * when theirs are too; else it is the parent's with their new subtrees. Gives nothing,
+   * having walked nothing, when the record does not fit the listing.
+   */
+  private async walkKnownDir(abs: Buffer, listing: DirListing, prevTree: string, known: KnownDir, digest: Uint8Array): Promise<Walked<string> | undefined> {
+    const dirs: number[] = [];
+    for (let i = 0; i < listing.length; i++) if (nodeType(listing.mode(i)) === 'dir') dirs.push(i);
+    if (dirs.length !== known.subtrees.length) return undefined;
+    const counted = { files: 0, bytes: 0 };
+    const walks: Promise<string | null>[] = [];
+    for (let i = 0; i < listing.length; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((r) => setImmediate(r));
+      const type = nodeType(listing.mode(i));
+      if (type === 'file') {
+        const bytes = Number(listing.size(i));
+        counted.files++;
+        counted.bytes += bytes;
+        this.counts.filesUnchanged++;
+        this.done(bytes);
+      } else if (type === 'dir') {
+        this.counts.dirs++;
+        this.progress.dirs++;
+        const prev = known.subtrees[walks.length];
+        const p = joinPath(abs, listing.name(i));
+        if (listing.otherDevice(i)) {
+          walks.push(Promise.resolve(prev));
+          continue;
+        }
+        const skip = this.skipFailed(p);
+        try {
+          walks.push((await this.walkDir(p, prev)).result.catch(skip));
+        } catch (err) {
+          walks.push(Promise.resolve(skip(err)));
+        }
+      }
+    }
+    const result = Promise.all(walks).then(async (subtrees) => {
+      if (subtrees.every((id, k) => id === known.subtrees[k])) {
+        this.recorder.add(prevTree, digest, known.subtrees);
+        return prevTree;
+      }
+      const prev = await this.loadPrev(prevTree);
+      const names = dirs.map((i) => listing.name(i).toString('latin1'));
+      const prevDirs = prev.nodes?.filter((n) => n.type === 'dir') ?? [];
+      if (prev.nodes && prevDirs.length === names.length && prevDirs.every((n, k) => nameBytes(n).toString('latin1') === names[k])) {
+        let k = 0;
+        const nodes = prev.nodes.map((n) => {
+          if (n.type !== 'dir') return n;
+          const id = subtrees[k++];
+          return id === null ? null : { ...n, subtree: id };
+        });
+        return this.saveDir(nodes, prevTree, prev.nodes, digest);
+      }
+      // The parent's tree is damaged, or does not fit the record: its nodes are made from
+      // the listing, as without a record (its files read again), and counted that way.
+      this.counts.filesUnchanged -= counted.files;
+      this.progress.files -= counted.files;
+      this.progress.bytes -= counted.bytes;
+      this.counts.dirs -= dirs.length;
+      this.progress.dirs -= dirs.length;
+      return this.saveDir(await Promise.all(await this.walkEntries(abs, listing, new Map(), subtrees)), prevTree, undefined, digest);
     });
-    // Awaited by the parent's tree; this keeps a failure meanwhile from going unhandled.
     result.catch(() => {});
     return { result };
   }

@@ -10,6 +10,8 @@ import type { BigIntStats } from 'node:fs';
 export type EntryStat = Pick<BigIntStats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'atimeNs' | 'mtimeNs' | 'ctimeNs'>;
 
 const FIELDS = ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'size', 'atimeNs', 'mtimeNs', 'ctimeNs'] as const;
+const MODE = FIELDS.indexOf('mode');
+const SIZE = FIELDS.indexOf('size');
 
 /** An entry whose lstat or readlink failed; `extra` indexes `errors`. */
 const FAILED = 1;
@@ -123,9 +125,38 @@ export class DirListing {
     if (this.m.error !== undefined) throw new Error(this.m.error);
   }
 
+  /**
+   * The bytes that say everything this listing holds, for comparing it with an earlier
+   * one (known-dirs.ts); none when an entry failed, as the error must be reported again.
+   */
+  digestInput(): Uint8Array | undefined {
+    const m = this.m;
+    if (m.error !== undefined || m.flags.some((f) => f & FAILED)) return undefined;
+    const sizes = Uint32Array.of(m.nameEnds.length, m.names.length, m.linkEnds.length, m.links.length);
+    const parts = [sizes, m.names, m.nameEnds, m.stats, m.flags, m.links, m.linkEnds];
+    return Buffer.concat(parts.map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
+  }
+
+  name(i: number): Buffer {
+    return slice(this.m.names, this.m.nameEnds, i);
+  }
+
+  /** lstat's mode of a listed entry (0 for one that failed). */
+  mode(i: number): bigint {
+    return this.m.stats[i * FIELDS.length + MODE];
+  }
+
+  size(i: number): bigint {
+    return this.m.stats[i * FIELDS.length + SIZE];
+  }
+
+  otherDevice(i: number): boolean {
+    return (this.m.flags[i] & OTHER_DEVICE) !== 0;
+  }
+
   entry(i: number): ListedEntry {
     const m = this.m;
-    const name = slice(m.names, m.nameEnds, i);
+    const name = this.name(i);
     const flags = m.flags[i];
     if (flags & FAILED) return { name, error: new Error(m.errors[m.extra[i]]), otherDevice: false };
     const at = i * FIELDS.length;
@@ -144,7 +175,7 @@ export class DirListing {
       ctimeNs: s[at + 10],
     };
     const linkTarget = flags & SYMLINK ? slice(m.links, m.linkEnds, m.extra[i]) : undefined;
-    return { name, stat, linkTarget, otherDevice: (flags & OTHER_DEVICE) !== 0 };
+    return { name, stat, linkTarget, otherDevice: this.otherDevice(i) };
   }
 }
 

@@ -127,6 +127,8 @@ export class Repository {
     readonly keyName: string,
     hasher: (data: Uint8Array) => Uint8Array,
     private readonly connections: number,
+    /** This repository's directory in the local cache. */
+    readonly cacheDir: string,
   ) {
     this.hashBlob = hasher;
   }
@@ -150,8 +152,9 @@ export class Repository {
   }
 
   private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
-    const index = await IndexCache.open(path.join(opts.cacheDir ?? defaultCacheDir(), config.id));
-    const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5);
+    const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
+    const index = await IndexCache.open(cacheDir);
+    const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5, cacheDir);
     repo.onIndexError = opts.onIndexError;
     if (opts.syncIndex === false) return repo;
     try {

@@ -35,3 +35,10 @@ export function uidOf(name: string): number | undefined {
 export function gidOf(name: string): number | undefined {
   return reverse((groups ??= load('/etc/group')), name);
 }
+
+/** Both tables, as one string that changes when any name does. */
+export function nameTables(): string {
+  users ??= load('/etc/passwd');
+  groups ??= load('/etc/group');
+  return JSON.stringify([[...users], [...groups]]);
+}
