@@ -136,10 +136,8 @@ export class ChunkPool {
    * `size` and `owner` (the uid): what lstat saw. A small file goes through a read worker,
    * a large one streams.
    */
-  async chunkFile(path: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    // postMessage copies a view's whole ArrayBuffer: for a Buffer from the 8 KiB pool,
-    // 8 KiB per file instead of the path's length.
-    path = ownBuffer(path);
+  async chunkFile(bytes: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
+    const path = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
     if (size > WHOLE_READ_BYTES) return this.submit((task) => ({ op: 'file', task, path, owner }));
     await this.wholeReadBytes.acquire(size);
     try {

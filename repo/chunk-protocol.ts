@@ -27,7 +27,11 @@ export interface ReaderInit {
 /** To a read worker: read this file and hand it to its chunk worker. */
 export interface ReadRequest {
   task: number;
-  path: Uint8Array;
+  /**
+   * The path's bytes, one latin1 character each: a string crosses threads as a copy of
+   * its characters, where each Uint8Array cost a backing store on both sides.
+   */
+  path: string;
   /** What lstat saw; a file that has grown past it is left to the chunk worker to stream. */
   size: number;
   /** The file's uid as lstat saw it: whether to open it with O_NOATIME (source-file.ts). */
@@ -35,7 +39,8 @@ export interface ReadRequest {
 }
 
 export type WorkerRequest =
-  | { op: 'file'; task: number; path: Uint8Array; owner: number }
+  /** `path` as in ReadRequest. */
+  | { op: 'file'; task: number; path: string; owner: number }
   /** A small file, read whole by a read worker. */
   | { op: 'buffer'; task: number; data: Uint8Array }
   /** A stream fed piece by piece from the main thread (image backups read a ReadAt). */

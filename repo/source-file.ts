@@ -26,11 +26,11 @@ export function tryNoAtime(owner: number, euid: number | undefined): boolean {
   return NOATIME !== 0 && (euid === 0 || euid === owner);
 }
 
-/** `owner`: the file's uid as the walk's lstat saw it. */
-export function openSourceFile(path: Uint8Array, owner: number): number {
+/** `path`: its bytes, one latin1 character each; `owner`: the file's uid as the walk's lstat saw it. */
+export function openSourceFile(path: string, owner: number): number {
   let fd: number;
   try {
-    fd = openNoAtime(Buffer.from(path), owner);
+    fd = openNoAtime(Buffer.from(path, 'latin1'), owner);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error('it was replaced by a symbolic link after it was listed');
     throw err;

@@ -19,7 +19,7 @@ const probe = `
   let plain = 'opened';
   try { fs.closeSync(fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOATIME)); } catch (e) { plain = e.code; }
   const { openSourceFile } = await import(module);
-  const fd = openSourceFile(Buffer.from(file), fs.lstatSync(file).uid);
+  const fd = openSourceFile(Buffer.from(file).toString('latin1'), fs.lstatSync(file).uid);
   console.log(JSON.stringify({ plain, read: fs.readFileSync(fd, 'utf8') }));
 `;
 
@@ -43,7 +43,7 @@ const openEach = `
   import fs from 'node:fs';
   const [module, ...files] = process.argv.slice(1);
   const { openSourceFile } = await import(module);
-  console.log(JSON.stringify(files.map((f) => fs.readFileSync(openSourceFile(Buffer.from(f), fs.lstatSync(f).uid), 'utf8'))));
+  console.log(JSON.stringify(files.map((f) => fs.readFileSync(openSourceFile(Buffer.from(f).toString('latin1'), fs.lstatSync(f).uid), 'utf8'))));
 `;
 
 it("a user opens another's file once, without O_NOATIME, and its own with it", { skip: process.getuid?.() !== 0 ? 'needs root to run as another user' : false }, async () => {
