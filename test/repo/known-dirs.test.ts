@@ -145,3 +145,30 @@ it('records made for other user and group names, or by another version, are not 
   assert.ok(Buffer.from(knownDirsFingerprint(hash)).equals(hash(Buffer.from(`cairn known dirs 1\0${nameTables()}`))));
   assert.match(nameTables(), /"root"/);
 });
+
+it('a recorded directory whose parent tree cannot be loaded is made from its listing, as without the records', async () => {
+  const { src, repo, parent, parentTree } = await setup();
+  const records = path.join(recordsDir(repo.cacheDir), parentTree);
+  const saved = await fs.readFile(records);
+  // a/x lists as before, but a file below it changed, so its tree must be made again.
+  await fs.writeFile(path.join(src, 'a/x/deep/f1'), 'changed below a recorded directory');
+  const damaged = (await treesBelow(repo, parentTree, `${src}/a/x`)).at;
+  const original = repo.loadTree.bind(repo);
+  const loadTree = mock.method(repo, 'loadTree', (id: string) => (id === damaged ? Promise.reject(new Error('damaged tree')) : original(id)));
+  try {
+    await fs.rm(records);
+    const without = await backup(repo, { paths: [src], parent });
+    await fs.writeFile(records, saved);
+    const withRecords = await backup(repo, { paths: [src], parent });
+    assert.ok(loadTree.mock.calls.some((c) => c.arguments[0] === damaged), 'the damaged tree was asked for');
+    assert.equal(withRecords.snapshot.tree, without.snapshot.tree);
+    // Without a/x's parent tree, its own file f2 is read again and counts as new. Without
+    // the records, a/x/deep's parent tree is lost too (it was found through a/x's), so f1
+    // counts as new; with them, deep's parent tree is known, and f1 counts as changed.
+    const [w, wo] = [counts(withRecords.snapshot), counts(without.snapshot)];
+    assert.deepEqual({ ...w, filesNew: 0, filesChanged: 0 }, { ...wo, filesNew: 0, filesChanged: 0 });
+    assert.deepEqual([w.filesNew, w.filesChanged, wo.filesNew, wo.filesChanged], [1, 1, 2, 0]);
+  } finally {
+    loadTree.mock.restore();
+  }
+});
