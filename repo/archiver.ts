@@ -371,8 +371,7 @@ class Archiver {
     const loading = known ? undefined : this.loadPrev(prevTree);
     const listing = await this.walk.list(abs);
     listing.check();
-    const input = listing.digestInput();
-    const digest = input && listingDigest(this.repo.hashBlob, input);
+    const digest = listingDigest(this.repo.hashBlob, listing);
     if (known && digest && Buffer.from(digest).equals(known.digest)) {
       const walked = await this.walkKnownDir(abs, listing, prevTree!, known, digest);
       if (walked) return walked;
@@ -420,24 +419,27 @@ class Archiver {
         const id = subtrees[subdirs++];
         pending.push(Promise.resolve(id === null ? null : Object.assign(node, { subtree: id })));
       } else {
-        const skip = this.skipFailed(p);
-        try {
-          pending.push((await this.walkEntry(p, entry, prevNode)).result.catch(skip));
-        } catch (err) {
-          pending.push(Promise.resolve(skip(err)));
-        }
+        pending.push((await this.walkGuarded(p, () => this.walkEntry(p, entry, prevNode))).result);
       }
     }
     return pending;
   }
 
-  /** For a walk below `p` that failed: reports it, and the entry is left out. */
-  private skipFailed(p: Buffer) {
-    return (err: unknown) => {
+  /**
+   * `walk` of the entry at `p`, where a failure below it (other than the whole walk's) is
+   * reported and leaves the entry out: its result is then null.
+   */
+  private async walkGuarded<T>(p: Buffer, walk: () => Promise<Walked<T>>): Promise<Walked<T | null>> {
+    const skip = (err: unknown) => {
       if (err instanceof WalkFailedError) throw err;
       this.fileError(p.toString(), err as Error);
       return null;
     };
+    try {
+      return { result: (await walk()).result.catch(skip) };
+    } catch (err) {
+      return { result: Promise.resolve(skip(err)) };
+    }
   }
 
   /**
@@ -479,16 +481,7 @@ class Archiver {
         this.progress.dirs++;
         const prev = known.subtrees[walks.length];
         const p = joinPath(abs, listing.name(i));
-        if (listing.otherDevice(i)) {
-          walks.push(Promise.resolve(prev));
-          continue;
-        }
-        const skip = this.skipFailed(p);
-        try {
-          walks.push((await this.walkDir(p, prev)).result.catch(skip));
-        } catch (err) {
-          walks.push(Promise.resolve(skip(err)));
-        }
+        walks.push(listing.otherDevice(i) ? Promise.resolve(prev) : (await this.walkGuarded(p, () => this.walkDir(p, prev))).result);
       }
     }
     const result = Promise.all(walks).then(async (subtrees) => {

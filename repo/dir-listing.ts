@@ -126,15 +126,16 @@ export class DirListing {
   }
 
   /**
-   * The bytes that say everything this listing holds, for comparing it with an earlier
-   * one (known-dirs.ts); none when an entry failed, as the error must be reported again.
+   * The byte strings that, in this order, say everything this listing holds, for comparing
+   * it with an earlier one (known-dirs.ts); none when an entry failed, as the error must
+   * be reported again.
    */
-  digestInput(): Uint8Array | undefined {
+  digestParts(): Uint8Array[] | undefined {
     const m = this.m;
     if (m.error !== undefined || m.flags.some((f) => f & FAILED)) return undefined;
     const sizes = Uint32Array.of(m.nameEnds.length, m.names.length, m.linkEnds.length, m.links.length);
     const parts = [sizes, m.names, m.nameEnds, m.stats, m.flags, m.links, m.linkEnds];
-    return Buffer.concat(parts.map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
+    return parts.map((a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
   name(i: number): Buffer {

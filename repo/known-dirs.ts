@@ -13,12 +13,13 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { DirListing } from './dir-listing.js';
 import { fromHex, toHex } from './hex.js';
 import { nameTables } from './user-names.js';
 
 const MAGIC = Buffer.from('cairnKD1');
 const ID = 32;
-/** Files kept beside the new one: one per line of backups (host and paths), with room. */
+/** Files kept, the new one among them: one per line of backups (host and paths), with room. */
 const KEEP_FILES = 16;
 const FILE_NAME = /^[0-9a-f]{64}$/;
 
@@ -37,9 +38,15 @@ export function knownDirsFingerprint(hash: Hasher): Uint8Array {
   return hash(Buffer.from(`cairn known dirs 1\0${nameTables()}`));
 }
 
-/** The digest of a listing's digestInput(), apart from any blob id of the same bytes. */
-export function listingDigest(hash: Hasher, input: Uint8Array): Uint8Array {
-  return hash(Buffer.concat([Buffer.from('cairn dir listing\0'), input]));
+const LISTING_PREFIX = Buffer.from('cairn dir listing\0');
+
+/**
+ * A listing's digest, apart from any blob id of the same bytes; none for a listing with
+ * an entry that failed (DirListing.digestParts).
+ */
+export function listingDigest(hash: Hasher, listing: DirListing): Uint8Array | undefined {
+  const parts = listing.digestParts();
+  return parts && hash(Buffer.concat([LISTING_PREFIX, ...parts]));
 }
 
 export function recordsDir(cacheDir: string): string {

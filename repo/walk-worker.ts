@@ -5,7 +5,8 @@
  * metadata calls of its own, so cold directories and inodes hold up this thread, not the
  * one that writes trees; and each entry is read once, not once here and once there.
  * In 'count' mode it keeps nothing and only posts the files and bytes it found, for the
- * ETA of progress.
+ * ETA of progress. In 'readahead' mode it only reads directories, just ahead of the
+ * 'list' walk, so that the list walk finds them cached (READAHEAD_DIRS).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ const maxFileSize = init.maxFileSize === undefined ? undefined : BigInt(init.max
 /** Under --one-file-system, the devices of the roots: the walk stays on these. */
 let devices: Set<bigint> | undefined;
 
+/** Directories the 'readahead' walk has read. */
 let readAhead = 0;
 
 /** Waits while more than entriesAhead posted entries are not yet taken. */
