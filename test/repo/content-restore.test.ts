@@ -143,6 +143,40 @@ it('restore writes files while it still walks the snapshot, with links and times
   }
 });
 
+it('restore hands the workers a small first batch instead of waiting to gather a full one', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  // Fewer entries than a full batch, more than a first one.
+  mkdirSync(path.join(src, 'a'), { recursive: true });
+  mkdirSync(path.join(src, 'b'));
+  for (let f = 0; f < 400; f++) writeFileSync(path.join(src, 'a', `f${f}`), `content of a/f${f}\n`);
+  writeFileSync(path.join(src, 'b', 'last'), 'last\n');
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    const { snapshot } = await backup(repo, { paths: [src], parent: null });
+    // The walk reaches b after all of a: loading b waits until a file is done (or 5 s
+    // pass), which only a batch handed over before the walk ends can bring about.
+    const b = (await findNode(repo, snapshot.tree, `${src}/b`)).subtree!;
+    let firstFile!: () => void;
+    const fileDone = new Promise<void>((r) => (firstFile = r));
+    let released: string | undefined;
+    const loadTree = repo.loadTree.bind(repo);
+    repo.loadTree = async (id) => {
+      if (id === b && released === undefined) {
+        released = await Promise.race([fileDone.then(() => 'file'), new Promise<string>((r) => setTimeout(() => r('timeout'), 5000))]);
+      }
+      return loadTree(id);
+    };
+    const target = path.join(dir, 'out');
+    const p = await restore(repo, snapshot.tree, { target, onProgress: (pr) => pr.files > 0 && firstFile() });
+    assert.equal(released, 'file', 'files were restored before the walk had gathered a full batch');
+    assert.equal(p.files, 401);
+    assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
+  } finally {
+    await repo.close();
+  }
+});
+
 it('restored content has its blocks allocated as it is written, not left to delayed allocation', { skip: process.platform !== 'linux' ? 'ext4 only' : false }, async () => {
   const { dir, src, repo, tree } = await setup();
   // Not os.tmpdir(), which may be a tmpfs: the test needs ext4, as / is here and in CI.
