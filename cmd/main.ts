@@ -4,15 +4,12 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands.js';
 import { Output } from './output.js';
 import { exitCodeFor, messageFor } from './exit-codes.js';
-import { tuneMalloc } from './malloc-tuning.js';
 import { attachStdinDashes } from './stdin-dash.js';
 
 // The AWS SDK warns on every run that its 2027 releases will need Node 22. That is
 // news for whoever maintains cairn, not for its users; the SDK documents this variable
 // to turn the warning off (aws/aws-sdk-js-v3#7983).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
-tuneMalloc();
 
 // A reader that stops early (`cairn ls latest | head`) closes the pipe. Stop quietly, as
 // `cat` does, rather than die on an unhandled EPIPE with a stack trace.

@@ -12,7 +12,11 @@ const M_MMAP_THRESHOLD = -3;
 const THRESHOLD = 4 * 1024 * 1024;
 const TRIM_EVERY_MS = 250;
 
-/** Call before starting worker threads. Says whether it applied: not without glibc. */
+/**
+ * Call before the work that allocates large blocks: commands call it while the key is
+ * derived, when a backup's walk threads may run, but they allocate no large blocks. Says
+ * whether it applied: not without glibc.
+ */
 export function tuneMalloc(): boolean {
   return libcFunction('int mallopt(int param, int value)')?.(M_MMAP_THRESHOLD, THRESHOLD) === 1;
 }

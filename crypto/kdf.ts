@@ -106,13 +106,19 @@ export function kdfKind(): KdfKind {
  * @node-rs/argon2 runs on libuv's thread pool and frees its memory when done. The WASM
  * fallback runs in a short-lived worker thread: WASM memory never shrinks, so running it
  * here would keep its 64 MiB for the rest of a long backup.
+ *
+ * `meanwhile` runs on this thread once the derivation is under way on the other one: a
+ * derivation takes 60-250 ms (its 64 MiB are fresh pages, and each first touch of a page
+ * costs a fault), in which this thread would otherwise sit idle.
  */
-export async function deriveKey(password: string, p: KdfParams, kind: KdfKind = kdfKind()): Promise<Uint8Array> {
+export async function deriveKey(password: string, p: KdfParams, kind: KdfKind = kdfKind(), meanwhile?: () => void): Promise<Uint8Array> {
   const salt = validateKdfParams(p);
   if (kind === 'native') {
     const native = loadNative();
     if (!native) throw new Error('the native Argon2id (@node-rs/argon2) has no binary for this platform');
-    const key = await native.hashRaw(password, { algorithm: NATIVE_ARGON2ID, memoryCost: p.memoryKiB, timeCost: p.iterations, parallelism: p.parallelism, outputLen: KEY_BYTES, salt });
+    const deriving = native.hashRaw(password, { algorithm: NATIVE_ARGON2ID, memoryCost: p.memoryKiB, timeCost: p.iterations, parallelism: p.parallelism, outputLen: KEY_BYTES, salt });
+    meanwhile?.();
+    const key = await deriving;
     const out = Uint8Array.from(key);
     key.fill(0);
     return out;
@@ -121,6 +127,7 @@ export async function deriveKey(password: string, p: KdfParams, kind: KdfKind = 
     workerData: { password, salt, memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism, hashLength: KEY_BYTES },
   });
   try {
+    meanwhile?.();
     return await new Promise<Uint8Array>((resolve, reject) => {
       worker.once('message', (key: Uint8Array) => resolve(key));
       worker.once('error', reject);

@@ -1,5 +1,22 @@
-import zstd from 'zstd-napi/binding.js';
-import { Decompressor } from 'zstd-napi';
+import { createRequire } from 'node:module';
+import type * as zstdBinding from 'zstd-napi/binding.js';
+import type { Decompressor } from 'zstd-napi';
+
+type Zstd = { binding: typeof zstdBinding; Decompressor: typeof Decompressor };
+let loaded: Zstd | undefined;
+
+/**
+ * zstd-napi, loaded on first use rather than with this module: loading it took 12 ms of
+ * every start, before the key derivation could begin. Repository.open loads it while the
+ * key is derived.
+ */
+export function loadCompression(): Zstd {
+  if (!loaded) {
+    const require = createRequire(import.meta.url);
+    loaded = { binding: require('zstd-napi/binding.js'), Decompressor: require('zstd-napi').Decompressor };
+  }
+  return loaded;
+}
 
 /** zstd level 3: restic's "auto" level; fast enough not to slow a backup, and a fair ratio. */
 const LEVEL = 3;
@@ -10,7 +27,7 @@ const LEVEL = 3;
  */
 const SCRATCH_MAX = 9 * 1024 * 1024;
 
-let cctx: zstd.CCtx | undefined;
+let cctx: zstdBinding.CCtx | undefined;
 let scratch = new Uint8Array(0);
 let decompressor: Decompressor | undefined;
 
@@ -21,6 +38,7 @@ let decompressor: Decompressor | undefined;
  */
 export function withCompressed<T>(data: Uint8Array, use: (packed: Uint8Array | null) => T): T {
   if (data.length < 64) return use(null);
+  const zstd = loadCompression().binding;
   if (!cctx) {
     cctx = new zstd.CCtx();
     cctx.setParameter(zstd.CParameter.compressionLevel, LEVEL);
@@ -35,7 +53,7 @@ export function withCompressed<T>(data: Uint8Array, use: (packed: Uint8Array | n
   return use(n < data.length ? out.subarray(0, n) : null);
 }
 
-let dctx: zstd.DCtx | undefined;
+let dctx: zstdBinding.DCtx | undefined;
 let plainScratch = new Uint8Array(0);
 
 /**
@@ -45,7 +63,7 @@ let plainScratch = new Uint8Array(0);
  * was a gigabyte and a half of new memory in the bench's restore.
  */
 export function decompressReusing(data: Uint8Array, rawLength: number): Uint8Array {
-  dctx ??= new zstd.DCtx();
+  dctx ??= new (loadCompression().binding.DCtx)();
   let out = plainScratch;
   if (rawLength > out.length) {
     out = new Uint8Array(rawLength);
@@ -57,7 +75,7 @@ export function decompressReusing(data: Uint8Array, rawLength: number): Uint8Arr
 }
 
 export function decompress(data: Uint8Array, expectedLength?: number): Uint8Array {
-  decompressor ??= new Decompressor();
+  decompressor ??= new (loadCompression().Decompressor)();
   const out = decompressor.decompress(data);
   if (expectedLength !== undefined && out.length !== expectedLength) {
     throw new Error(`decompressed to ${out.length} bytes, expected ${expectedLength}`);

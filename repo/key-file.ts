@@ -57,9 +57,9 @@ export function parseKeyFile(bytes: Uint8Array, label: string): KeyFile {
   return kf;
 }
 
-/** The master key, or null when the password does not open this key file. */
-export async function unwrapKeyFile(kf: KeyFile, password: string): Promise<MasterKey | null> {
-  const kek = await deriveKey(password, kf.kdf);
+/** The master key, or null when the password does not open this key file. `meanwhile`: see deriveKey. */
+export async function unwrapKeyFile(kf: KeyFile, password: string, meanwhile?: () => void): Promise<MasterKey | null> {
+  const kek = await deriveKey(password, kf.kdf, undefined, meanwhile);
   let raw: Uint8Array | undefined;
   try {
     raw = open(kek, Buffer.from(kf.data, 'base64'));

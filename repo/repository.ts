@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, NotFoundError } from '../backends/backend.js';
 import { mapLimit, Semaphore } from '../backends/concurrency.js';
-import { createBlobHasher } from '../crypto/blob-id.js';
+import { blobHasherKind, createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
 import { KdfParams } from '../crypto/kdf.js';
 import { ChunkerParams } from '../chunker/params.js';
@@ -20,7 +20,8 @@ import { RepositoryNotFoundError } from './errors/repository-not-found-error.js'
 import { WrongPasswordError } from './errors/wrong-password-error.js';
 import { openStoredBlob } from './blob-open.js';
 import { fromHex, objectName, toHex } from './hex.js';
-import { IndexCache } from './index-cache.js';
+import type { IndexCache } from './index-cache.js';
+import { loadCompression } from './compression.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
 import { createKeyFile, parseKeyFile, saveKeyFile, unwrapKeyFile } from './key-file.js';
 import { FinishedPack, PackWriter } from './pack-writer.js';
@@ -41,6 +42,8 @@ export interface OpenOptions {
    * open that listed them would fail to load them.
    */
   syncIndex?: boolean;
+  /** Work for this thread while the key is derived on another (see deriveKey); it must not throw. */
+  whileDeriving?: () => void;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -146,13 +149,25 @@ export class Repository {
 
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
     if (!(await backend.isRepository())) throw new RepositoryNotFoundError(backend.location());
-    const { master, keyName } = await findKey(backend, password);
+    // What opening needs next loads while the key is derived: the index cache's LevelDB,
+    // zstd and BLAKE3 took 50 ms, which a start spent after the derivation.
+    const { master, keyName } = await findKey(backend, password, () => {
+      import('./index-cache.js').catch(() => {});
+      try {
+        loadCompression();
+        blobHasherKind();
+      } catch {
+        // Reported where they are used.
+      }
+      opts.whileDeriving?.();
+    });
     const config = validateConfig(openJson(master.encrypt, await backend.load({ type: 'config', name: '' }), 'config'));
     return Repository.finishOpen(backend, master, config, keyName, opts);
   }
 
   private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
     const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
+    const { IndexCache } = await import('./index-cache.js');
     const index = await IndexCache.open(cacheDir);
     const repo = new Repository(backend, master, config, index, keyName, await createBlobHasher(master.blobId), opts.connections ?? 5, cacheDir);
     repo.onIndexError = opts.onIndexError;
@@ -449,14 +464,18 @@ export class Repository {
   }
 }
 
-async function findKey(backend: Backend, password: string): Promise<{ master: MasterKey; keyName: string }> {
+/** `meanwhile` runs once, during the first derivation (see deriveKey). */
+async function findKey(backend: Backend, password: string, meanwhile?: () => void): Promise<{ master: MasterKey; keyName: string }> {
   const names: string[] = [];
   for await (const k of backend.list('keys')) names.push(k.name);
   const damaged: string[] = [];
   for (const name of names) {
     let master: MasterKey | null;
     try {
-      master = await unwrapKeyFile(parseKeyFile(await backend.load({ type: 'keys', name }), `keys/${name}`), password);
+      const kf = parseKeyFile(await backend.load({ type: 'keys', name }), `keys/${name}`);
+      const once = meanwhile;
+      meanwhile = undefined;
+      master = await unwrapKeyFile(kf, password, once);
     } catch (err) {
       // One damaged key file must not lock out the others.
       damaged.push(`keys/${name}: ${(err as Error).message}`);

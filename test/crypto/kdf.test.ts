@@ -60,6 +60,21 @@ for (const kind of ['native', 'wasm'] as const) {
   });
 }
 
+for (const kind of ['native', 'wasm'] as const) {
+  test(`${kind}: deriveKey runs its meanwhile task once, while the key is still being derived`, async () => {
+    let runs = 0;
+    let derived = false;
+    const deriving = deriveKey('pw', weak({ memoryKiB: 8192 }), kind, () => {
+      runs++;
+      assert.equal(derived, false, 'the task ran after the key was derived');
+    });
+    void deriving.then(() => (derived = true));
+    assert.equal(runs, 1, 'the task runs as soon as the derivation is under way');
+    assert.equal((await deriving).length, 32);
+    assert.equal(runs, 1);
+  });
+}
+
 test('the native Argon2id is the one used here', () => {
   // The platforms CI runs on have the prebuilt binary; a fallback here would hide a lost speed-up.
   assert.equal(kdfKind(), 'native');
