@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands.js';
@@ -38,7 +39,11 @@ let cli = yargs(attachStdinDashes(hideBin(process.argv)))
   .recommendCommands()
   .help()
   .alias('h', 'help')
-  .version()
+  // yargs is bundled with cairn (see package.json), so it cannot find its own files: its
+  // package.json search would start from the working directory, and its translations are
+  // not there. cairn's own messages are English, and now all of them are.
+  .version(createRequire(import.meta.url)('../../package.json').version)
+  .locale('en')
   .wrap(Math.min(110, process.stdout.columns || 100))
   .fail((msg, err, y) => {
     if (err) throw err;

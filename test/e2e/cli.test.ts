@@ -2,13 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { CAIRN_BIN, cairn, tempDir } from '../helpers.js';
 
 test('--help lists the commands', async () => {
   const r = await cairn(['--help']);
   assert.equal(r.code, 0);
   for (const c of ['init', 'backup', 'snapshots', 'ls', 'restore', 'dump', 'cat']) assert.match(r.stdout, new RegExp(`cairn ${c}`));
+});
+
+test('--version prints the version of cairn, from any working directory', async () => {
+  const { version } = JSON.parse(await fs.readFile(new URL('../../../package.json', import.meta.url), 'utf8'));
+  // Elsewhere than in cairn's own tree, where a package.json search from the working directory finds nothing.
+  const out = execFileSync(process.execPath, [CAIRN_BIN, '--version'], { cwd: await tempDir(), encoding: 'utf8' });
+  assert.equal(out.trim(), version);
 });
 
 test('without --repo, the first backup creates the default repository under the data directory', async () => {
