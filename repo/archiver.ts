@@ -79,8 +79,9 @@ export async function saveBackupSnapshot(repo: Repository, snapshot: Snapshot, p
 
 /**
  * A backup whose walk of the source has begun. The walk needs no repository, so a command
- * starts it before deriving the key and opening the index: in an unchanged or slightly
- * changed backup, the cold walk is the longest thread of work.
+ * starts it as soon as the key is derived, before it reads the config and the index and
+ * takes the lock: in an unchanged or slightly changed backup, the cold walk is the
+ * longest thread of work.
  */
 export class PreparedBackup {
   private readonly paths: string[];

@@ -44,6 +44,12 @@ export interface OpenOptions {
   syncIndex?: boolean;
   /** Work for this thread while the key is derived on another (see deriveKey); it must not throw. */
   whileDeriving?: () => void;
+  /**
+   * Runs once the key is derived and the derivation's 64 MiB are freed, before the rest
+   * of the open (config, index, lock): work that needs no repository starts here without
+   * adding its memory to the derivation's.
+   */
+  afterKeyDerived?: () => void;
 }
 
 export interface InitOptions extends OpenOptions {
@@ -161,6 +167,7 @@ export class Repository {
       }
       opts.whileDeriving?.();
     });
+    opts.afterKeyDerived?.();
     const config = validateConfig(openJson(master.encrypt, await backend.load({ type: 'config', name: '' }), 'config'));
     return Repository.finishOpen(backend, master, config, keyName, opts);
   }
