@@ -47,7 +47,13 @@ export interface ListedEntry {
 /** Collects a directory's entries on the walk's side. */
 export class ListingBuilder {
   private readonly names: Buffer[] = [];
-  private readonly stats: EntryStat[] = [];
+  /**
+   * The entries' lstat fields, FIELDS.length per entry, copied out as each entry is added.
+   * Holding lstat's results (18 BigInts each) until the directory was posted let them
+   * outlive the walk's small young generation: the walk of the bench tree ended with
+   * 34 MB of them dead in its old generation.
+   */
+  private stats = new BigInt64Array(FIELDS.length * 64);
   private readonly flags: number[] = [];
   private readonly extra: number[] = [];
   private readonly errors: string[] = [];
@@ -58,24 +64,33 @@ export class ListingBuilder {
   }
 
   add(name: Buffer, stat: EntryStat, linkTarget: Buffer | undefined, otherDevice: boolean): void {
+    this.setStat(stat);
     this.names.push(name);
-    this.stats.push(stat);
     this.flags.push((linkTarget ? SYMLINK : 0) | (otherDevice ? OTHER_DEVICE : 0));
     this.extra.push(linkTarget ? this.links.push(linkTarget) - 1 : -1);
   }
 
   fail(name: Buffer, message: string): void {
+    this.setStat(ZERO_STAT);
     this.names.push(name);
-    this.stats.push(ZERO_STAT);
     this.flags.push(FAILED);
     this.extra.push(this.errors.push(message) - 1);
   }
 
+  /** Records the stat of the entry about to be added. */
+  private setStat(stat: EntryStat): void {
+    const at = this.names.length * FIELDS.length;
+    if (at + FIELDS.length > this.stats.length) {
+      const grown = new BigInt64Array(this.stats.length * 2);
+      grown.set(this.stats);
+      this.stats = grown;
+    }
+    for (let j = 0; j < FIELDS.length; j++) this.stats[at + j] = stat[FIELDS[j]];
+  }
+
   /** The message, and the buffers to transfer with it. */
   finish(dir: string): { message: ListingMessage; transfer: ArrayBuffer[] } {
-    const n = this.names.length;
-    const stats = new BigInt64Array(n * FIELDS.length);
-    this.stats.forEach((st, i) => FIELDS.forEach((f, j) => (stats[i * FIELDS.length + j] = st[f])));
+    const stats = this.stats.slice(0, this.names.length * FIELDS.length);
     const [names, nameEnds] = pack(this.names);
     const [links, linkEnds] = pack(this.links);
     const message: ListingMessage = {
