@@ -7,7 +7,7 @@ import { MemoryBackend } from '../../backends/memory.js';
 import { backup } from '../../repo/archiver.js';
 import { fromHex } from '../../repo/hex.js';
 import { Repository } from '../../repo/repository.js';
-import { restore } from '../../repo/restorer.js';
+import { restore, type RestoreProgress } from '../../repo/restorer.js';
 import { findNode, walkTree } from '../../repo/tree-walk.js';
 import { diffDigests, pseudoRandom, tempDir, treeDigest } from '../helpers.js';
 import { CountingBackend } from './counting-backend.js';
@@ -98,6 +98,26 @@ it('a damaged pack fails only the files that use it; the rest is restored', asyn
   }
 });
 
+/**
+ * Holds the first load of tree `id` until the restore reports a restored file, or 5 s
+ * pass; pass `onProgress` to the restore. `released()` says which came first.
+ */
+function holdTreeUntilAFileIsDone(repo: Repository, id: string) {
+  let firstFile!: () => void;
+  const fileDone = new Promise<void>((r) => (firstFile = r));
+  let released: 'file' | 'timeout' | undefined;
+  let held = false;
+  const loadTree = repo.loadTree.bind(repo);
+  repo.loadTree = async (tree) => {
+    if (tree === id && !held) {
+      held = true;
+      released = await Promise.race([fileDone.then(() => 'file' as const), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000))]);
+    }
+    return loadTree(tree);
+  };
+  return { onProgress: (p: RestoreProgress) => p.files > 0 && firstFile(), released: () => released };
+}
+
 it('restore writes files while it still walks the snapshot, with links and times across batches', async () => {
   const dir = await tempDir();
   const src = path.join(dir, 'src');
@@ -116,21 +136,10 @@ it('restore writes files while it still walks the snapshot, with links and times
     // Whichever walk first reaches the last directory waits there until a file is done (or
     // 5 s pass): a restore that walked the whole snapshot before writing would wait the 5 s,
     // and so would one that counted its totals first (progress is reported, so it counts).
-    const last = (await findNode(repo, snapshot.tree, `${src}/d49`)).subtree!;
-    let firstFile!: () => void;
-    const fileDone = new Promise<void>((r) => (firstFile = r));
-    let released: string | undefined;
-    let lastLoads = 0;
-    const loadTree = repo.loadTree.bind(repo);
-    repo.loadTree = async (id) => {
-      if (id === last && ++lastLoads === 1) {
-        released = await Promise.race([fileDone.then(() => 'file'), new Promise<string>((r) => setTimeout(() => r('timeout'), 5000))]);
-      }
-      return loadTree(id);
-    };
+    const hold = holdTreeUntilAFileIsDone(repo, (await findNode(repo, snapshot.tree, `${src}/d49`)).subtree!);
     const target = path.join(dir, 'out');
-    const p = await restore(repo, snapshot.tree, { target, onProgress: (pr) => pr.files > 0 && firstFile() });
-    assert.equal(released, 'file', 'files were restored before the walk reached the last directory');
+    const p = await restore(repo, snapshot.tree, { target, onProgress: hold.onProgress });
+    assert.equal(hold.released(), 'file', 'files were restored before the walk reached the last directory');
     assert.equal(p.errors, 0);
     assert.equal(p.totalFiles, 5001);
     assert.equal(p.files, 5001);
@@ -156,20 +165,10 @@ it('restore hands the workers a small first batch instead of waiting to gather a
     const { snapshot } = await backup(repo, { paths: [src], parent: null });
     // The walk reaches b after all of a: loading b waits until a file is done (or 5 s
     // pass), which only a batch handed over before the walk ends can bring about.
-    const b = (await findNode(repo, snapshot.tree, `${src}/b`)).subtree!;
-    let firstFile!: () => void;
-    const fileDone = new Promise<void>((r) => (firstFile = r));
-    let released: string | undefined;
-    const loadTree = repo.loadTree.bind(repo);
-    repo.loadTree = async (id) => {
-      if (id === b && released === undefined) {
-        released = await Promise.race([fileDone.then(() => 'file'), new Promise<string>((r) => setTimeout(() => r('timeout'), 5000))]);
-      }
-      return loadTree(id);
-    };
+    const hold = holdTreeUntilAFileIsDone(repo, (await findNode(repo, snapshot.tree, `${src}/b`)).subtree!);
     const target = path.join(dir, 'out');
-    const p = await restore(repo, snapshot.tree, { target, onProgress: (pr) => pr.files > 0 && firstFile() });
-    assert.equal(released, 'file', 'files were restored before the walk had gathered a full batch');
+    const p = await restore(repo, snapshot.tree, { target, onProgress: hold.onProgress });
+    assert.equal(hold.released(), 'file', 'files were restored before the walk had gathered a full batch');
     assert.equal(p.files, 401);
     assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
   } finally {
