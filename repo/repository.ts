@@ -156,7 +156,7 @@ export class Repository {
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
     if (!(await backend.isRepository())) throw new RepositoryNotFoundError(backend.location());
     // What opening needs next loads while the key is derived: the index cache's LevelDB,
-    // zstd and BLAKE3 took 50 ms, which a start spent after the derivation.
+    // zstd and BLAKE3 took about 50 ms of every start, before or after the derivation.
     const { master, keyName } = await findKey(backend, password, () => {
       import('./index-cache.js').catch(() => {});
       try {
