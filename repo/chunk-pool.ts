@@ -136,8 +136,8 @@ export class ChunkPool {
    * `size` and `owner` (the uid): what lstat saw. A small file goes through a read worker,
    * a large one streams.
    */
-  async chunkFile(bytes: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    const path = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  async chunkFile(bytes: Buffer, size: number, owner: number): Promise<ChunkResult> {
+    const path = bytes.toString('latin1');
     if (size > WHOLE_READ_BYTES) return this.submit((task) => ({ op: 'file', task, path, owner }));
     await this.wholeReadBytes.acquire(size);
     try {

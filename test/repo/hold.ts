@@ -25,8 +25,8 @@ export function holdChunking({ holds = () => true, fails = () => undefined }: Ho
   let signalFailed!: () => void;
   const failed = new Promise<void>((r) => (signalFailed = r));
   let chunked = 0;
-  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Uint8Array, size: number, owner: number): Promise<ChunkResult> {
-    const name = Buffer.from(p).toString();
+  ChunkPool.prototype.chunkFile = async function (this: ChunkPool, p: Buffer, size: number, owner: number): Promise<ChunkResult> {
+    const name = p.toString();
     const error = fails(name);
     if (error) {
       setImmediate(signalFailed);
