@@ -81,7 +81,7 @@ function visit(listing: ListingBuilder | null, name: Buffer, p: Buffer | string,
   return st.isDirectory() && !otherDevice;
 }
 
-/** --exclude-caches: a directory tagged with CACHEDIR.TAG keeps only the tag file. */
+/** --exclude-caches: a directory tagged with CACHEDIR.TAG keeps only the tag file; `names` itself when untagged. */
 function cacheDirTagOnly(dir: Buffer, names: Buffer[]): Buffer[] {
   const tag = names.find((n) => n.toString() === 'CACHEDIR.TAG');
   if (!tag) return names;
@@ -147,6 +147,11 @@ function readahead(dir: Buffer): boolean {
     return true;
   } finally {
     readAhead++;
+  }
+  // The list walk keeps only the tag of a tagged directory, and so never reads below it.
+  if (init.excludeCaches) {
+    const names = entries.map((e) => e.name as unknown as Buffer);
+    if (cacheDirTagOnly(dir, names) !== names) return true;
   }
   const subdirs = entries
     .filter((e) => e.isDirectory())

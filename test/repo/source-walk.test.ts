@@ -95,6 +95,21 @@ it('a walk that dies fails the backup, rather than leaving directories out', { t
   }
 });
 
+/** Whether reading a directory has moved its access time past its modification time. */
+function wasRead(dir: string): boolean {
+  const st = statSync(dir, { bigint: true });
+  return st.atimeNs > st.mtimeNs;
+}
+
+/** The tests below see which directories were read by their access times (relatime). */
+async function assertReadsMoveAccessTimes(where: string): Promise<void> {
+  const probe = path.join(where, 'probe');
+  await fs.mkdir(probe);
+  await new Promise((r) => setTimeout(r, 50));
+  await fs.readdir(probe);
+  assert.ok(wasRead(probe), 'this test needs a file system that moves access times on reading (relatime)');
+}
+
 it('directories are read ahead of the walk, at most READAHEAD_DIRS of them', { timeout: 60_000 }, async () => {
   const src = path.join(await tempDir(), 'src');
   const DIRS_HERE = READAHEAD_DIRS + 500;
@@ -103,21 +118,9 @@ it('directories are read ahead of the walk, at most READAHEAD_DIRS of them', { t
   // Reading a directory moves its access time past its modification time (relatime) once;
   // the clock must move on first.
   await new Promise((r) => setTimeout(r, 50));
-  const read = () => {
-    let n = 0;
-    for (const d of names) {
-      const st = statSync(path.join(src, d), { bigint: true });
-      if (st.atimeNs > st.mtimeNs) n++;
-    }
-    return n;
-  };
+  const read = () => names.filter((d) => wasRead(path.join(src, d))).length;
   assert.equal(read(), 0);
-  const probe = path.join(src, 'probe');
-  await fs.mkdir(probe);
-  await new Promise((r) => setTimeout(r, 50));
-  await fs.readdir(probe);
-  const probed = await fs.stat(probe, { bigint: true });
-  assert.ok(probed.atimeNs > probed.mtimeNs, 'this test needs a file system that moves access times on reading (relatime)');
+  await assertReadsMoveAccessTimes(src);
 
   // A lead of one entry: the walk lists the roots and src, and waits for the backup, which
   // takes nothing.
@@ -133,5 +136,24 @@ it('directories are read ahead of the walk, at most READAHEAD_DIRS of them', { t
     assert.ok((await settled(read, 300)) > ahead, 'the read-ahead went on');
   } finally {
     await walk.stop();
+  }
+});
+
+it('with --exclude-caches, the read-ahead stays out of a tagged directory, as the walk does', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  const below = Array.from({ length: 20 }, (_, i) => path.join(src, 'cache', `d${i}`));
+  for (const d of below) await fs.mkdir(d, { recursive: true });
+  await fs.writeFile(path.join(src, 'cache', 'CACHEDIR.TAG'), `${CACHEDIR_TAG_SIGNATURE}\n`);
+  await fs.mkdir(path.join(src, 'kept'));
+  await new Promise((r) => setTimeout(r, 50));
+  await assertReadsMoveAccessTimes(dir);
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache-dir'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    await backup(repo, { paths: [src], parent: null, excludeCaches: true });
+    assert.ok(wasRead(path.join(src, 'kept')), 'the walk read the directory it keeps');
+    assert.deepEqual(below.filter(wasRead), [], 'nothing below the tagged directory was read');
+  } finally {
+    await repo.close();
   }
 });
