@@ -41,3 +41,30 @@ it('walkTree loads a few subdirectory trees ahead, not all of a wide directory, 
   assert.equal(loads, SUBDIRS + 1);
   assert.deepEqual(seen, names.flatMap((n) => [`/${n}`, `/${n}/${n}-file`]));
 });
+
+it('walkTree goes depth first through nested directories, and stops a chain deeper than 4096 levels', async () => {
+  const dir = await tempDir();
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const leaf = await repo.saveTree({ nodes: [node('f', 'file')] });
+  const mid = await repo.saveTree({ nodes: [node('a', 'file'), node('deep', 'dir', leaf), node('z', 'file')] });
+  const root = await repo.saveTree({ nodes: [node('one', 'dir', mid), node('two', 'dir', leaf), node('zz', 'file')] });
+  /** A chain of `levels` directories, each holding the next. */
+  const chain = async (levels: number) => {
+    let tree = leaf;
+    for (let i = 0; i < levels; i++) tree = await repo.saveTree({ nodes: [node('d', 'dir', tree)] });
+    return tree;
+  };
+  const [ok, tooDeep] = [await chain(4096), await chain(4097)];
+  await repo.flush();
+
+  const paths = async (tree: string) => {
+    const seen: string[] = [];
+    for await (const e of walkTree(repo, tree)) seen.push(e.path.toString());
+    return seen;
+  };
+  assert.deepEqual(await paths(root), ['/one', '/one/a', '/one/deep', '/one/deep/f', '/one/z', '/two', '/two/f', '/zz']);
+  const deepest = (await paths(ok)).at(-1)!;
+  // 4096 directories below the start, and the file in the last.
+  assert.equal(deepest.split('/').length - 1, 4097);
+  await assert.rejects(paths(tooDeep), /deeper than 4096 levels/);
+});
