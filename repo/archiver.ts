@@ -177,6 +177,9 @@ interface Walked<T> {
   result: Promise<T>;
 }
 
+/** An entry of a directory being walked: its node, or the promise of it (null: left out). */
+type Entered = TreeNode | null | Promise<TreeNode | null>;
+
 /** The backup's paths by component; `target` marks a path given to back up. */
 interface Trie {
   children: Map<string, Trie>;
@@ -327,7 +330,7 @@ class Archiver {
     const type = nodeType(st.mode);
     if (!type) return { result: Promise.resolve(null) };
     const name = encodeBytes(entry.name);
-    if (type === 'file') return { result: this.saveFile(abs, name, st, prev) };
+    if (type === 'file') return { result: this.saveFile(abs, nodeFromStat(name, 'file', st), prev) };
     if (type === 'dir') {
       const node = this.dirNode(abs, entry, prev);
       const subtree = entry.otherDevice ? this.repo.saveTree({ nodes: [] }) : (await this.walkDir(abs, prev?.type === 'dir' ? prev.subtree : undefined)).result;
@@ -390,36 +393,42 @@ class Archiver {
    * `subtrees` (one per subdirectory, in listing order), the subdirectories were walked
    * already and give those trees.
    */
-  private async walkEntries(abs: Buffer, listing: DirListing, prev: Map<string, TreeNode>, subtrees?: (string | null)[]): Promise<Promise<TreeNode | null>[]> {
-    const pending: Promise<TreeNode | null>[] = [];
+  private async walkEntries(abs: Buffer, listing: DirListing, prev: Map<string, TreeNode>, subtrees?: (string | null)[]): Promise<Entered[]> {
+    const pending: Entered[] = [];
     let subdirs = 0;
     for (let i = 0; i < listing.length; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise<void>((r) => setImmediate(r));
       const entry = listing.entry(i);
-      const p = joinPath(abs, entry.name);
       if (entry.error) {
-        this.fileError(p.toString(), entry.error);
+        this.fileError(joinPath(abs, entry.name).toString(), entry.error);
         continue;
       }
       const prevNode = prev.get(entry.name.toString('latin1'));
       const type = nodeType(entry.stat!.mode);
       if (type === 'file') {
+        const node = nodeFromStat(encodeBytes(entry.name), 'file', entry.stat!);
+        // Settled here, with no task, path or queue place: most files of a slightly
+        // changed backup.
+        if (this.keptFromParent(node, prevNode)) {
+          pending.push(node);
+          continue;
+        }
         // Not awaited: files of this directory are chunked while the walk goes on. A file
         // task never waits for the walk, so waiting here for a queue place cannot deadlock.
-        // Most files take a place at once (an unchanged one gives it back at once), so the
-        // walk awaits only when the queue is full.
+        // Most files take a place at once, so the walk awaits only when the queue is full.
         if (!this.queuedFiles.tryAcquire()) await this.queuedFiles.acquire();
-        const task = this.saveFile(p, encodeBytes(entry.name), entry.stat!, prevNode).finally(() => this.queuedFiles.release());
+        const task = this.saveFile(joinPath(abs, entry.name), node, prevNode).finally(() => this.queuedFiles.release());
         // Awaited with the directory's other nodes once the walk below it is done, which for
         // the top directories is the whole backup: a failure meanwhile (a full disk) must not
         // count as unhandled.
         task.catch(() => {});
         pending.push(task);
       } else if (type === 'dir' && subtrees) {
-        const node = this.dirNode(p, entry, prevNode);
+        const node = this.dirNode(joinPath(abs, entry.name), entry, prevNode);
         const id = subtrees[subdirs++];
-        pending.push(Promise.resolve(id === null ? null : Object.assign(node, { subtree: id })));
+        pending.push(id === null ? null : Object.assign(node, { subtree: id }));
       } else {
+        const p = joinPath(abs, entry.name);
         pending.push((await this.walkGuarded(p, () => this.walkEntry(p, entry, prevNode))).result);
       }
     }
@@ -524,16 +533,22 @@ class Archiver {
     }
   }
 
-  private async saveFile(abs: Buffer, name: { text: string; raw?: string }, st: EntryStat, prev: TreeNode | undefined): Promise<TreeNode | null> {
-    const node = nodeFromStat(name, 'file', st);
-    if (unchangedSince(prev, node)) {
-      // Changing an xattr changes ctime, so an unchanged file keeps its recorded xattrs.
-      node.xattrs = prev.xattrs;
-      node.content = prev.content;
-      this.counts.filesUnchanged++;
-      this.done(node.size);
-      return node;
-    }
+  /**
+   * Whether the file is as the parent snapshot recorded it: then `node` takes the recorded
+   * content and xattrs (changing an xattr changes ctime), and counts as unchanged.
+   */
+  private keptFromParent(node: TreeNode, prev: TreeNode | undefined): boolean {
+    if (!unchangedSince(prev, node)) return false;
+    node.xattrs = prev.xattrs;
+    node.content = prev.content;
+    this.counts.filesUnchanged++;
+    this.done(node.size);
+    return true;
+  }
+
+  /** `node` is the file's node from its lstat; it gets the content. */
+  private async saveFile(abs: Buffer, node: TreeNode, prev: TreeNode | undefined): Promise<TreeNode | null> {
+    if (this.keptFromParent(node, prev)) return node;
     node.xattrs = this.xattrsOf(abs);
     await this.slots.acquire();
     try {
