@@ -32,7 +32,9 @@ it('advising a file ahead brings its content into the page cache before it is re
       resident = residentBytes(p);
       if (resident < 8 * 1024 * 1024) await new Promise((r) => setTimeout(r, 20));
     }
-    assert.equal(resident, 8 * 1024 * 1024, 'the whole file should be in the page cache without a read');
+    // Read-ahead is best effort: its page allocations give up under memory pressure, and a
+    // loaded CI run once left 72 KiB of the 8 MiB out. Less than 1 MiB was resident before.
+    assert.ok(resident >= 7 * 1024 * 1024, `the file should be in the page cache without a read, ${resident} bytes are`);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(dir, { recursive: true });
