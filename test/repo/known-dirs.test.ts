@@ -9,6 +9,7 @@ import { SourceReadError } from '../../repo/chunk-pool.js';
 import { DirRecorder, KnownDirs, knownDirsFingerprint, recordsDir } from '../../repo/known-dirs.js';
 import { nameTables } from '../../repo/user-names.js';
 import { Repository } from '../../repo/repository.js';
+import { findNode } from '../../repo/tree-walk.js';
 import type { Snapshot } from '../../repo/snapshot.js';
 import { tempDir } from '../helpers.js';
 import { holdChunking } from './hold.js';
@@ -33,9 +34,7 @@ async function setup() {
  * directory, in which tests running alongside create and delete their own.
  */
 async function subtreeAt(repo: Repository, tree: string, p: string): Promise<string> {
-  let at = tree;
-  for (const part of p.split('/').filter(Boolean)) at = (await repo.loadTree(at)).nodes.find((n) => n.name === part)!.subtree!;
-  return at;
+  return (await findNode(repo, tree, p)).subtree!;
 }
 
 /** Every tree id below `p` in the snapshot tree `tree`, and the subtree of `p` itself. */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { MemoryBackend } from '../../backends/memory.js';
 import { backup } from '../../repo/archiver.js';
 import { Repository } from '../../repo/repository.js';
+import { findNode } from '../../repo/tree-walk.js';
 import { tempDir } from '../helpers.js';
 
 it('--one-file-system keeps a mount point as an empty directory, also when its parent is recorded', { timeout: 60_000 }, async () => {
@@ -19,11 +20,7 @@ it('--one-file-system keeps a mount point as an empty directory, also when its p
     await fs.mkdir(path.join(mnt, 'sub'));
     await fs.writeFile(path.join(mnt, 'sub', 'elsewhere'), 'on another file system');
     const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
-    const subtreeAt = async (tree: string, p: string) => {
-      let id = tree;
-      for (const part of p.split('/').filter(Boolean)) id = (await repo.loadTree(id)).nodes.find((n) => n.name === part)!.subtree!;
-      return id;
-    };
+    const subtreeAt = async (tree: string, p: string) => (await findNode(repo, tree, p)).subtree!;
     const nodesOf = async (tree: string, p: string) => (await repo.loadTree(await subtreeAt(tree, p))).nodes;
     // The second backup records access times the first moved; the third uses its records.
     const runs = [];
