@@ -117,17 +117,32 @@ function descriptor(st: FileState): number {
     // A new file, never an existing one: truncating an existing name could write through
     // a hard link into a file outside the restore.
     const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL;
+    const mode = createMode(st.spec);
     try {
-      fd = fs.openSync(st.path, flags, 0o600);
+      fd = fs.openSync(st.path, flags, mode);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       fs.unlinkSync(st.path);
-      fd = fs.openSync(st.path, flags, 0o600);
+      fd = fs.openSync(st.path, flags, mode);
     }
     st.created = true;
   }
   open.set(file, fd);
   return fd;
+}
+
+const ownUid = process.geteuid?.();
+const ownGid = process.getegid?.();
+
+/**
+ * A file that will keep the owner it is created with gets its permission bits at once,
+ * so that finish() seldom needs an fchmod: an fchown and an fchmod of every file, most of
+ * them changing nothing, cost the bench's restore about 0.2 s of its 3.5 s of system time.
+ * Any other file starts private, as others must not read it before it has its owner. A
+ * file without owner write would refuse to be opened again once its descriptor is closed.
+ */
+function createMode(s: FileSpec): number {
+  return s.uid === ownUid && s.gid === ownGid && s.mode & 0o200 ? s.mode & 0o777 : 0o600;
 }
 
 function write(st: FileState, data: Uint8Array, position: number) {
@@ -170,8 +185,13 @@ function finish(st: FileState) {
       const fd = descriptor(st);
       // Gives trailing holes (and empty files' zeros) their length; most files already have it.
       if (st.end !== s.contentLength) fs.ftruncateSync(fd, s.contentLength);
-      if (init.chown) fs.fchownSync(fd, s.uid, s.gid);
-      fs.fchmodSync(fd, s.mode);
+      // Checked rather than assumed: the umask, a set-group-id directory or a default ACL
+      // may have given the new file another group or mode.
+      const now = fs.fstatSync(fd);
+      const chown = init.chown && (now.uid !== s.uid || now.gid !== s.gid);
+      // fchmod after fchown, which clears set-user-id and set-group-id bits.
+      if (chown) fs.fchownSync(fd, s.uid, s.gid);
+      if (chown || (now.mode & 0o7777) !== s.mode) fs.fchmodSync(fd, s.mode);
       fs.futimesSync(fd, s.atime, s.mtime);
       if (s.contentLength !== s.size) st.error = { message: `restored ${s.contentLength} bytes, the snapshot records ${s.size}` };
     } catch (err) {

@@ -3,14 +3,14 @@
  * holes as holes, hard links as links, then ownership, modes and times. A file that
  * cannot be restored is reported and skipped; the rest still comes back.
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import fsSync, { promises as fs, constants as fsc } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { ContentRestorer } from './content-restorer.js';
 import { compileExcludes, compileExcludesBothCases } from './exclude.js';
 import { Repository } from './repository.js';
-import { mapLimit, Semaphore } from '../backends/concurrency.js';
+import { mapLimit } from '../backends/concurrency.js';
 import { findNode, walkTree } from './tree-walk.js';
 import { deviceNumbers, nameBytes, TreeNode } from './tree.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
@@ -154,14 +154,6 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
 
   const contents = new ContentRestorer(repo, opts.connections);
   const dirs: Item[] = [];
-  const made = new Set<Promise<void>>();
-  const mkdirs = new Semaphore(METADATA_CONCURRENCY);
-  let mkdirFailure: unknown;
-  /** Every directory reached so far is made: a batch's files and links are inside them. */
-  const dirsMade = async () => {
-    await Promise.all(made);
-    if (mkdirFailure) throw mkdirFailure;
-  };
   // The first name of a hard-linked inode gets the content; later names link to it.
   const firstLink = new Map<string, string>();
   const links: { dest: string; first: string; node: TreeNode }[] = [];
@@ -244,7 +236,6 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
 
   const flush = async () => {
     if (files.length + specials.length === 0) return;
-    await dirsMade();
     if (inFlight.length >= BATCHES_IN_FLIGHT) await inFlight.shift();
     const batch = restoreBatch(files, specials);
     batch.catch(() => {});
@@ -267,26 +258,11 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
       }
       if (n.type === 'dir') {
         dirs.push(it);
-        // Many at once: each is a round trip through libuv's thread pool, and a missing
-        // parent is made by whichever comes first.
-        await mkdirs.acquire();
-        const p = fs
-          .mkdir(destBytes(it), { recursive: true, mode: 0o700 })
-          .then(
-            () => {},
-            (err) => {
-              try {
-                fail(destBytes(it), err as Error);
-              } catch (fatal) {
-                mkdirFailure ??= fatal;
-              }
-            },
-          )
-          .finally(() => {
-            mkdirs.release();
-            made.delete(p);
-          });
-        made.add(p);
+        try {
+          fsSync.mkdirSync(destBytes(it), { recursive: true, mode: 0o700 });
+        } catch (err) {
+          fail(destBytes(it), err as Error);
+        }
       } else if (n.type === 'file') {
         const key = n.links > 1 ? `${n.device}:${n.inode}` : undefined;
         const first = key ? firstLink.get(key) : undefined;
@@ -303,7 +279,6 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
       if (files.length + specials.length >= BATCH_ENTRIES * batchShare || blobs >= BATCH_BLOBS * batchShare) await flush();
     }
     await flush();
-    await dirsMade();
     await Promise.all(inFlight);
     if (!counted) Object.assign(progress, { totalFiles: totals.files, totalBytes: totals.bytes });
     await counting;
@@ -333,22 +308,14 @@ export async function restore(repo: Repository, tree: string, opts: RestoreOptio
   }
 
   // Directory metadata last (writing into a directory changes its mtime), deepest first
-  // (a parent's mode may forbid reaching its children); one depth at a time, many at once.
-  const byDepth = new Map<number, Item[]>();
-  for (const it of dirs) {
-    let depth = 0;
-    for (let i = it.dest.indexOf('/'); i >= 0; i = it.dest.indexOf('/', i + 1)) depth++;
-    if (!byDepth.has(depth)) byDepth.set(depth, []);
-    byDepth.get(depth)!.push(it);
-  }
-  for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
-    await mapLimit(byDepth.get(depth)!, METADATA_CONCURRENCY, async (it) => {
-      try {
-        await applyMetadata(destBytes(it), it.node);
-      } catch (err) {
-        fail(destBytes(it), err as Error);
-      }
-    });
+  // (a parent's mode may forbid reaching its children).
+  const deepestFirst = dirs.map((d) => ({ d, depth: d.dest.split('/').length })).sort((a, b) => b.depth - a.depth);
+  for (const { d } of deepestFirst) {
+    try {
+      await applyMetadata(destBytes(d), d.node);
+    } catch (err) {
+      fail(destBytes(d), err as Error);
+    }
   }
   opts.onProgress?.(progress);
   return progress;
@@ -455,10 +422,15 @@ async function makeNode(dest: Buffer, n: TreeNode): Promise<void> {
   await execFileP('mknod', [p, n.type === 'chardev' ? 'c' : 'b', String(major), String(minor)]);
 }
 
+/**
+ * Owner, mode and times by synchronous calls: each takes microseconds, and through
+ * libuv's thread pool each cost the main thread more than the call itself (the bench's
+ * directories took 155 ms at the end of its restore that way, 72 ms this way).
+ */
 async function applyMetadata(dest: Buffer, n: TreeNode): Promise<void> {
-  if (process.getuid?.() === 0) await fs.lchown(dest, n.uid, n.gid);
-  if (n.type !== 'symlink') await fs.chmod(dest, n.mode);
-  await fs.lutimes(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
+  if (process.getuid?.() === 0) fsSync.lchownSync(dest, n.uid, n.gid);
+  if (n.type !== 'symlink') fsSync.chmodSync(dest, n.mode);
+  fsSync.lutimesSync(dest, nsToSeconds(rfc3339ToNs(n.atime)), nsToSeconds(rfc3339ToNs(n.mtime)));
   // Setting xattrs does not touch mtime, so they may come last.
   if (n.xattrs?.length && n.type !== 'symlink') {
     const refused = await writeXattrs(dest, n.xattrs);

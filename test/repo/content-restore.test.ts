@@ -195,3 +195,41 @@ it('restored content has its blocks allocated as it is written, not left to dela
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+it('restored files and directories get their exact owner and mode whatever the umask or a set-group-id target', { skip: process.getuid?.() !== 0 ? 'chown needs root' : false }, async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  const modes: Array<[string, number]> = [['plain', 0o644], ['private', 0o600], ['setuid', 0o4755], ['group-write', 0o664], ['read-only', 0o444]];
+  await fs.mkdir(path.join(src, 'shared'), { recursive: true });
+  for (const [name, mode] of modes) {
+    await fs.writeFile(path.join(src, name), `content of ${name}`);
+    await fs.chmod(path.join(src, name), mode);
+  }
+  await fs.writeFile(path.join(src, 'shared', 'theirs'), 'another owner');
+  await fs.chown(path.join(src, 'shared', 'theirs'), 1234, 5678);
+  await fs.chmod(path.join(src, 'shared', 'theirs'), 0o640);
+  await fs.chmod(path.join(src, 'shared'), 0o2775);
+  await fs.chown(path.join(src, 'shared'), 0, 5678);
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  const { snapshot } = await backup(repo, { paths: [src], parent: null });
+  const expected = await treeDigest(src, { owners: true, times: true });
+  try {
+    // New files and directories in a set-group-id target take its group; the umask takes
+    // bits off the modes they are created with.
+    for (const [name, targetMode, umask] of [['sgid', 0o2777, 0o022], ['umask', 0o755, 0o077]] as const) {
+      const target = path.join(dir, name);
+      await fs.mkdir(target);
+      await fs.chown(target, 0, 4321);
+      await fs.chmod(target, targetMode);
+      const before = process.umask(umask);
+      try {
+        assert.equal((await restore(repo, snapshot.tree, { target })).errors, 0);
+      } finally {
+        process.umask(before);
+      }
+      assert.deepEqual(diffDigests(expected, await treeDigest(path.join(target, src), { owners: true, times: true })), [], name);
+    }
+  } finally {
+    await repo.close();
+  }
+});
