@@ -13,7 +13,7 @@ import { Repository } from './repository.js';
 import { Semaphore } from '../backends/concurrency.js';
 import { ownBuffer } from './own-buffer.js';
 import { packRanges } from './pack-ranges.js';
-import type { FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit, WireBlob } from './restore-protocol.js';
+import { WireBlobsBuilder, type FileSpec, type RestoreReply, type RestoreRequest, type RestoreWorkerInit, type WireBlobs } from './restore-protocol.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { TreeNode } from './tree.js';
 
@@ -121,24 +121,16 @@ export class ContentRestorer {
           continue;
         }
         // Each worker gets the blobs that have a target among its files.
-        const perWorker: WireBlob[][] = Array.from({ length: size }, () => []);
+        const perWorker = Array.from({ length: size }, () => new WireBlobsBuilder());
         for (const b of inRange) {
           const e = entries[b]!;
-          const byWorker = new Map<number, { file: number; offset: number }[]>();
-          for (const t of targets[b]) {
-            const w = t.file % size;
-            if (!byWorker.has(w)) byWorker.set(w, []);
-            byWorker.get(w)!.push(t);
-          }
-          for (const [w, ts] of byWorker) {
-            perWorker[w].push({ id: e.id, pack, offset: e.offset - range.start, length: e.length, rawLength: e.rawLength, compressed: e.compressed, targets: ts });
-          }
+          for (const t of targets[b]) perWorker[t.file % size].target(e, range.start, t.file, t.offset);
         }
-        const users = perWorker.map((list, w) => (list.length ? w : -1)).filter((w) => w >= 0);
+        const users = perWorker.filter((w) => w.count > 0);
         for (const [i, w] of users.entries()) {
           // The last user takes the buffer itself; the others get copies of their blobs only.
-          if (i === users.length - 1) await pool.sendRange(w, ownBuffer(stored), perWorker[w]);
-          else await pool.sendRange(w, ...compact(stored, perWorker[w]));
+          const own = i === users.length - 1 ? ownBuffer(stored) : w.compact(stored);
+          await pool.sendRange(perWorker.indexOf(w), own, w.build(pack));
         }
       }
     };
@@ -223,18 +215,6 @@ async function planFiles(repo: Repository, batch: Batch, pool: RestorePool, file
   return { entries, targets };
 }
 
-/** A copy of just these blobs' bytes, and the blobs with their offsets in it. */
-function compact(stored: Uint8Array, blobs: WireBlob[]): [Uint8Array, WireBlob[]] {
-  const out = new Uint8Array(blobs.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  const moved = blobs.map((b) => {
-    out.set(stored.subarray(b.offset, b.offset + b.length), at);
-    at += b.length;
-    return { ...b, offset: at - b.length };
-  });
-  return [out, moved];
-}
-
 class RestorePool {
   private readonly workers: Worker[] = [];
   private readonly queued: number[] = [];
@@ -264,12 +244,12 @@ class RestorePool {
     this.workers[w].postMessage(m);
   }
 
-  async sendRange(w: number, stored: Uint8Array, blobs: WireBlob[]) {
+  async sendRange(w: number, stored: Uint8Array, blobs: WireBlobs) {
     while (this.queued[w] >= QUEUED_RANGES && !this.fatal) await new Promise<void>((r) => this.wakeups[w].push(r));
     if (this.fatal) throw this.fatal;
     this.queued[w]++;
     const msg: RestoreRequest = { op: 'range', seq: this.nextSeq++, stored, blobs };
-    this.workers[w].postMessage(msg, [stored.buffer as ArrayBuffer]);
+    this.workers[w].postMessage(msg, [stored.buffer, blobs.blobs.buffer, blobs.ids.buffer, blobs.targets.buffer] as ArrayBuffer[]);
   }
 
   private onMessage(w: number, m: RestoreReply) {

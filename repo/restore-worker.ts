@@ -6,11 +6,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import fs, { constants as fsc } from 'node:fs';
-import { createBlobHasher } from '../crypto/blob-id.js';
+import { BLOB_ID_BYTES, createBlobHasher } from '../crypto/blob-id.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
 import { openStoredBlob } from './blob-open.js';
 import { preallocate } from './preallocate.js';
-import type { FileDone, FileSpec, RestoreReply, RestoreRequest, RestoreWorkerInit } from './restore-protocol.js';
+import { BLOB_FIELDS, type FileDone, type FileSpec, type RestoreReply, type RestoreRequest, type RestoreWorkerInit } from './restore-protocol.js';
 
 /** Descriptors kept open for files still waiting for blobs from later packs. */
 const MAX_OPEN = 256;
@@ -77,19 +77,26 @@ function handle(msg: RestoreRequest, hash: (d: Uint8Array) => Uint8Array) {
     st.done += msg.count;
     if (st.done >= st.spec.writes) finish(st);
   } else {
-    for (const b of msg.blobs) {
+    const { pack, blobs, ids, targets } = msg.blobs;
+    let t = 0;
+    for (let i = 0, b = 0; b < blobs.length; i++, b += BLOB_FIELDS) {
+      const offset = blobs[b];
+      const length = blobs[b + 1];
+      const id = ids.subarray(i * BLOB_ID_BYTES, (i + 1) * BLOB_ID_BYTES);
+      const entry = { type: 'data' as const, id, pack, offset, length, rawLength: blobs[b + 2], compressed: blobs[b + 3] === 1 };
+      const count = blobs[b + 4];
       let plain: Uint8Array | undefined;
       let error: Error | undefined;
       try {
         // Transient: each write below is done before the next blob is opened.
-        plain = openStoredBlob(init.encryptKey, hash, { ...b, type: 'data' }, msg.stored.subarray(b.offset, b.offset + b.length), true);
+        plain = openStoredBlob(init.encryptKey, hash, entry, msg.stored.subarray(offset, offset + length), true);
       } catch (err) {
         error = err as Error;
       }
-      for (const t of b.targets) {
-        const st = files.get(t.file)!;
+      for (const end = t + 2 * count; t < end; t += 2) {
+        const st = files.get(targets[t])!;
         if (error) st.error ??= { message: error.message };
-        else if (!st.error) write(st, plain!, t.offset);
+        else if (!st.error) write(st, plain!, targets[t + 1]);
         st.done++;
         if (st.done >= st.spec.writes) finish(st);
       }
