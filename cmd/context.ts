@@ -54,7 +54,11 @@ export async function openRepository(args: GlobalArgs, out: Output, extra: Parti
   const { location, isDefault } = repositoryLocation(args);
   const backend = await openBackendFor(args, location, out);
   // Loading koffi for mallopt took 14 ms of every start; it fits in the key derivation.
-  const opts = { cacheDir: args.cacheDir, connections: args.connections, whileDeriving: tuneMalloc, ...extra };
+  const whileDeriving = () => {
+    tuneMalloc();
+    extra.whileDeriving?.();
+  };
+  const opts = { cacheDir: args.cacheDir, connections: args.connections, ...extra, whileDeriving };
   if (isDefault && !(await backend.isRepository())) {
     out.info(`creating the default repository at ${location}`);
     const password = await readPassword(args, 'enter a password for the new repository: ', true);

@@ -53,43 +53,49 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
   if (args.delete && patterns) {
     throw new UsageError('--delete makes the target what the snapshot holds: it cannot be combined with --include or --exclude (or their --i forms; restore a sub-directory with SNAPSHOT:/path instead)');
   }
-  await withRepository(args, async (repo, out) => {
-    const ref = await resolveSnapshot(repo, snapshot);
-    const started = Date.now();
-    out.info(`restoring snapshot ${ref.id.slice(0, 8)} of ${ref.snapshot.paths.join(' ')} at ${ref.snapshot.time}${subpath !== '/' ? ` (${subpath})` : ''} to ${args.target}`);
-    const { restore } = await import('../repo/restorer.js');
-    const p = await restore(repo, ref.snapshot.tree, {
-      target: args.target,
-      subpath,
-      include: args.include,
-      exclude: args.exclude,
-      iinclude: args.iinclude,
-      iexclude: args.iexclude,
-      verify: args.verify,
-      overwrite: args.overwrite,
-      delete: args.delete,
-      connections: args.connections,
-      // Only when someone sees it: the totals take a walk of the snapshot of their own.
-      onProgress:
-        out.showProgress || out.json
-          ? (p) => {
-              out.status(progressLine(started, p.files + p.skipped, p.bytes + p.skippedBytes, p.totalFiles, p.totalBytes));
-              out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
-            }
-          : undefined,
-      onFileError: (path, err) => out.warn(`error: cannot restore ${path}: ${err.message}`),
-    });
-    out.clearStatus();
-    const seconds = (Date.now() - started) / 1000;
-    out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, files_skipped: p.skipped, entries_deleted: args.delete ? p.deleted : undefined, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds, ...retrySummaryFields(repo.backend) });
-    const retried = retrySummaryLine(repo.backend);
-    if (retried) out.print(retried);
-    const skipped = p.skipped ? `; left ${p.skipped} as they were (--overwrite ${args.overwrite})` : '';
-    const deleted = args.delete ? `; deleted ${p.deleted} entries not in the snapshot` : '';
-    out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${skipped}${deleted}${args.verify ? `; verified ${p.verified} files` : ''}`);
-    if (p.errors > 0) {
-      out.warn(`${p.errors} files could not be restored (see the errors above); everything else was restored`);
-      process.exitCode = EXIT_ERROR;
-    }
-  });
+  await withRepository(
+    args,
+    async (repo, out) => {
+      const ref = await resolveSnapshot(repo, snapshot);
+      const started = Date.now();
+      out.info(`restoring snapshot ${ref.id.slice(0, 8)} of ${ref.snapshot.paths.join(' ')} at ${ref.snapshot.time}${subpath !== '/' ? ` (${subpath})` : ''} to ${args.target}`);
+      const { restore } = await import('../repo/restorer.js');
+      const p = await restore(repo, ref.snapshot.tree, {
+        target: args.target,
+        subpath,
+        include: args.include,
+        exclude: args.exclude,
+        iinclude: args.iinclude,
+        iexclude: args.iexclude,
+        verify: args.verify,
+        overwrite: args.overwrite,
+        delete: args.delete,
+        connections: args.connections,
+        // Only when someone sees it: the totals take a walk of the snapshot of their own.
+        onProgress:
+          out.showProgress || out.json
+            ? (p) => {
+                out.status(progressLine(started, p.files + p.skipped, p.bytes + p.skippedBytes, p.totalFiles, p.totalBytes));
+                out.emit({ message_type: 'status', seconds_elapsed: (Date.now() - started) / 1000, files_restored: p.files, total_files: p.totalFiles, bytes_restored: p.bytes, total_bytes: p.totalBytes, errors: p.errors });
+              }
+            : undefined,
+        onFileError: (path, err) => out.warn(`error: cannot restore ${path}: ${err.message}`),
+      });
+      out.clearStatus();
+      const seconds = (Date.now() - started) / 1000;
+      out.emit({ message_type: 'summary', snapshot_id: ref.id, files_restored: p.files, bytes_restored: p.bytes, files_skipped: p.skipped, entries_deleted: args.delete ? p.deleted : undefined, errors: p.errors, verified: args.verify ? p.verified : undefined, total_duration: seconds, ...retrySummaryFields(repo.backend) });
+      const retried = retrySummaryLine(repo.backend);
+      if (retried) out.print(retried);
+      const skipped = p.skipped ? `; left ${p.skipped} as they were (--overwrite ${args.overwrite})` : '';
+      const deleted = args.delete ? `; deleted ${p.deleted} entries not in the snapshot` : '';
+      out.print(`restored ${p.files} files, ${formatBytes(p.bytes)} in ${seconds.toFixed(1)}s${skipped}${deleted}${args.verify ? `; verified ${p.verified} files` : ''}`);
+      if (p.errors > 0) {
+        out.warn(`${p.errors} files could not be restored (see the errors above); everything else was restored`);
+        process.exitCode = EXIT_ERROR;
+      }
+    },
+    'none',
+    // The workers start while the key is derived; see startRestoreWorkers.
+    { whileDeriving: () => void import('../repo/content-restorer.js').then((m) => m.startRestoreWorkers(), () => {}) },
+  );
 }

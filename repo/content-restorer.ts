@@ -82,7 +82,7 @@ export class ContentRestorer {
     // The first batch sizes the pool: a restore of one file starts one worker.
     this.pool ??= new RestorePool(
       this.repo,
-      Math.max(1, Math.min(files.length, os.availableParallelism?.() ?? os.cpus().length)),
+      Math.max(1, Math.min(files.length, workerCount())),
       (file, err) => this.fileDone(file, err),
       (err) => this.batches.splice(0).forEach((b) => b.reject(err)),
     );
@@ -215,6 +215,33 @@ async function planFiles(repo: Repository, batch: Batch, pool: RestorePool, file
   return { entries, targets };
 }
 
+/** Workers started ahead of a restore (startRestoreWorkers), taken by the first pool. */
+const started: Worker[] = [];
+
+function startWorker(): Worker {
+  return new Worker(new URL('./restore-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+}
+
+/**
+ * Starts the restore workers while the key is derived, when a core is idle: a worker
+ * took 150-200 ms to start with a cold page cache, and the first pack ranges of the
+ * bench's restore waited for them. Unused ones never keep the process alive.
+ */
+export function startRestoreWorkers(): void {
+  while (started.length < workerCount()) {
+    const worker = startWorker();
+    worker.unref();
+    // One that fails to start is dropped; the pool starts another and reports its error.
+    const drop = () => started.includes(worker) && started.splice(started.indexOf(worker), 1);
+    worker.once('error', drop).once('exit', drop);
+    started.push(worker);
+  }
+}
+
+function workerCount(): number {
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
 class RestorePool {
   private readonly workers: Worker[] = [];
   private readonly queued: number[] = [];
@@ -230,13 +257,16 @@ class RestorePool {
   ) {
     const init: RestoreWorkerInit = { encryptKey: repo.key.encrypt, blobIdKey: repo.key.blobId, chown: process.getuid?.() === 0 };
     for (let w = 0; w < size; w++) {
-      const worker = new Worker(new URL('./restore-worker.js', import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      const worker = started.shift() ?? startWorker();
+      worker.ref();
+      worker.postMessage({ op: 'init', init } satisfies RestoreRequest);
       worker.on('message', (m: RestoreReply) => this.onMessage(w, m));
       worker.on('error', (err) => this.fail(err));
       this.workers.push(worker);
       this.queued.push(0);
       this.wakeups.push([]);
     }
+    for (const spare of started.splice(0)) void spare.terminate();
   }
 
   send(w: number, m: RestoreRequest) {

@@ -89,6 +89,8 @@ export class WireBlobsBuilder {
 }
 
 export type RestoreRequest =
+  /** The first message a worker gets. */
+  | { op: 'init'; init: RestoreWorkerInit }
   | { op: 'files'; files: FileSpec[] }
   | { op: 'range'; seq: number; stored: Uint8Array; blobs: WireBlobs }
   /** Writes that will never come (their pack could not be read). */

@@ -4,7 +4,7 @@
  * write). When a file has all its writes, the worker cuts it to length, sets owner,
  * mode and times through the open descriptor, and closes it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import fs, { constants as fsc } from 'node:fs';
 import { BLOB_ID_BYTES, createBlobHasher } from '../crypto/blob-id.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
@@ -32,15 +32,21 @@ interface FileState {
   error?: { message: string; code?: string };
 }
 
-const init = workerData as RestoreWorkerInit;
+let init: RestoreWorkerInit;
 const port = parentPort!;
 const files = new Map<number, FileState>();
 /** Open descriptors, least recently used first. */
 const open = new Map<number, number>();
-let queue = createBlobHasher(init.blobIdKey).then((h) => h);
+let queue: Promise<(d: Uint8Array) => Uint8Array> | undefined;
 
 port.on('message', (msg: RestoreRequest) => {
-  queue = queue.then((hash) => {
+  // The keys come first, in a message: a worker may start before the key is derived.
+  if (msg.op === 'init') {
+    init = msg.init;
+    queue = createBlobHasher(init.blobIdKey);
+    return;
+  }
+  queue = queue!.then((hash) => {
     try {
       handle(msg, hash);
       if (finished.length) post({ op: 'files-done', files: finished.splice(0) });
@@ -64,7 +70,7 @@ function post(m: RestoreReply) {
  */
 const finished: FileDone[] = [];
 
-function handle(msg: RestoreRequest, hash: (d: Uint8Array) => Uint8Array) {
+function handle(msg: Exclude<RestoreRequest, { op: 'init' }>, hash: (d: Uint8Array) => Uint8Array) {
   if (msg.op === 'files') {
     for (const spec of msg.files) {
       const st: FileState = { spec, path: Buffer.from(spec.path, 'latin1'), done: 0, end: 0, created: false };
