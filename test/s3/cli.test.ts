@@ -170,6 +170,27 @@ describe('cairn on an S3 repository (Ceph)', () => {
     }
   });
 
+  it('credentials from a shared credentials file, chosen by AWS_PROFILE', async () => {
+    const r = await s3Repo('profile');
+    const { accessKeyId, secretAccessKey } = await testS3();
+    try {
+      const file = path.join(r.dir, 'aws-credentials');
+      await fs.writeFile(file, `[other]\naws_access_key_id = AKIDNOSUCHKEY0000000\naws_secret_access_key = x\n\n[cairn-test]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`);
+      const fromFile = { ...env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SHARED_CREDENTIALS_FILE: file, AWS_CONFIG_FILE: path.join(r.dir, 'no-config') };
+      const init = await cairn([...r.g, 'init'], { ...fromFile, AWS_PROFILE: 'cairn-test' });
+      assert.equal(init.code, 0, init.stderr);
+      const listed = await cairn([...r.g, 'snapshots', '--json'], { ...fromFile, AWS_PROFILE: 'cairn-test' });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(JSON.parse(listed.stdout), []);
+      // The other profile's key is refused: the profile, not chance, picked the key.
+      const other = await cairn([...r.g, 'snapshots'], { ...fromFile, AWS_PROFILE: 'other' });
+      assert.equal(other.code, 1, other.stderr);
+      assert.match(other.stderr, /S3 refused access/);
+    } finally {
+      await deleteBucket(r.endpoint, r.bucket);
+    }
+  });
+
   it('wrong credentials stop at once with exit code 1 and a message naming the bucket', async () => {
     const r = await s3Repo('creds');
     try {
