@@ -77,6 +77,13 @@ export class StoreNotFoundError extends PermanentError {
   }
 }
 
+/** The names of every object of a type, in no particular order. */
+export async function listNames(backend: Backend, type: FileType): Promise<string[]> {
+  const names: string[] = [];
+  for await (const f of backend.list(type)) names.push(f.name);
+  return names;
+}
+
 export function describeHandle(h: Handle): string {
   return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
 }

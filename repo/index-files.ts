@@ -8,6 +8,7 @@ import { objectName } from './hex.js';
 import { Repository, supersededFiles } from './repository.js';
 import { sealFile } from './sealed-file.js';
 import { mapLimit } from '../backends/concurrency.js';
+import { listNames } from '../backends/backend.js';
 
 export interface ListedPack {
   id: string;
@@ -26,8 +27,7 @@ export interface LoadedIndex {
 }
 
 export async function loadIndexFiles(repo: Repository): Promise<LoadedIndex> {
-  const names: string[] = [];
-  for await (const f of repo.backend.list('index')) names.push(f.name);
+  const names = await listNames(repo.backend, 'index');
   const files = new Map<string, IndexFile | Error>();
   await mapLimit(names.sort(), 8, async (name) => {
     try {

@@ -2,6 +2,7 @@
 import { KdfParams } from '../crypto/kdf.js';
 import { createKeyFile, parseKeyFile, saveKeyFile } from './key-file.js';
 import { Repository } from './repository.js';
+import { listNames } from '../backends/backend.js';
 
 export interface KeyInfo {
   id: string;
@@ -21,8 +22,7 @@ export class KeyError extends Error {
 }
 
 export async function listKeys(repo: Repository, onError?: (id: string, err: Error) => void): Promise<KeyInfo[]> {
-  const ids: string[] = [];
-  for await (const f of repo.backend.list('keys')) ids.push(f.name);
+  const ids = await listNames(repo.backend, 'keys');
   const out: KeyInfo[] = [];
   for (const id of ids.sort()) {
     try {

@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Backend, NotFoundError } from '../backends/backend.js';
+import { Backend, listNames, NotFoundError } from '../backends/backend.js';
 import { openJson, sealJson } from './sealed-file.js';
 import { LockConflictError } from './errors/lock-conflict-error.js';
 
@@ -70,8 +70,7 @@ export function conflicts(wantExclusive: boolean, other: LockInfo): boolean {
 
 /** Every lock in the repository; one that cannot be read is reported and left out. */
 export async function listLocks(repo: LockOwner, onError?: (id: string, err: Error) => void): Promise<StoredLock[]> {
-  const ids: string[] = [];
-  for await (const f of repo.backend.list('locks')) ids.push(f.name);
+  const ids = await listNames(repo.backend, 'locks');
   const out: StoredLock[] = [];
   for (const id of ids) {
     try {

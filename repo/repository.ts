@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Backend, NotFoundError } from '../backends/backend.js';
+import { Backend, listNames, NotFoundError } from '../backends/backend.js';
 import { mapLimit, Semaphore } from '../backends/concurrency.js';
 import { blobHasherKind, createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
@@ -157,6 +157,10 @@ export class Repository {
     if (!(await backend.isRepository())) throw new RepositoryNotFoundError(backend.location());
     // What opening needs next loads while the key is derived: the index cache's LevelDB,
     // zstd and BLAKE3 took about 50 ms of every start, before or after the derivation.
+    // The config and the list of index files are asked for meanwhile too: from a remote
+    // store each is a round trip the open otherwise waits for after the derivation.
+    let stored: Promise<Uint8Array> | undefined;
+    let indexFiles: Promise<string[]> | undefined;
     const { master, keyName } = await findKey(backend, password, () => {
       import('./index-cache.js').catch(() => {});
       try {
@@ -165,14 +169,16 @@ export class Repository {
       } catch {
         // Reported where they are used.
       }
+      stored = awaitedLater(backend.load({ type: 'config', name: '' }));
+      if (opts.syncIndex !== false) indexFiles = awaitedLater(listNames(backend, 'index'));
       opts.whileDeriving?.();
     });
     opts.afterKeyDerived?.();
-    const config = validateConfig(openJson(master.encrypt, await backend.load({ type: 'config', name: '' }), 'config'));
-    return Repository.finishOpen(backend, master, config, keyName, opts);
+    const config = validateConfig(openJson(master.encrypt, await (stored ?? backend.load({ type: 'config', name: '' })), 'config'));
+    return Repository.finishOpen(backend, master, config, keyName, opts, indexFiles);
   }
 
-  private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions) {
+  private static async finishOpen(backend: Backend, master: MasterKey, config: RepoConfig, keyName: string, opts: OpenOptions, indexFiles?: Promise<string[]>) {
     const cacheDir = path.join(opts.cacheDir ?? defaultCacheDir(), config.id);
     const { IndexCache } = await import('./index-cache.js');
     const index = await IndexCache.open(cacheDir);
@@ -180,7 +186,7 @@ export class Repository {
     repo.onIndexError = opts.onIndexError;
     if (opts.syncIndex === false) return repo;
     try {
-      await repo.syncIndex();
+      await repo.syncIndex(indexFiles);
     } catch (err) {
       await index.close();
       throw err;
@@ -193,9 +199,8 @@ export class Repository {
    * or is superseded by one that prune wrote, the cache may point at deleted packs, so it
    * is rebuilt from the index files in effect (those no present index file supersedes).
    */
-  async syncIndex(): Promise<void> {
-    const present = new Set<string>();
-    for await (const f of this.backend.list('index')) present.add(f.name);
+  async syncIndex(listed?: Promise<string[]>): Promise<void> {
+    const present = new Set(await (listed ?? listNames(this.backend, 'index')));
     let known = await this.index.knownIndexFiles();
     if ([...known.keys()].some((n) => !present.has(n))) {
       await this.index.clear();
@@ -456,8 +461,7 @@ export class Repository {
 
   /** All snapshots, oldest first. A damaged snapshot is reported through onError and left out. */
   async listSnapshots(onError?: (err: Error) => void): Promise<SnapshotRef[]> {
-    const names: string[] = [];
-    for await (const f of this.backend.list('snapshots')) names.push(f.name);
+    const names = await listNames(this.backend, 'snapshots');
     const refs: SnapshotRef[] = [];
     await mapLimit(names, 16, async (id) => {
       try {
@@ -471,10 +475,19 @@ export class Repository {
   }
 }
 
+/**
+ * `p`, marked as handled for now: a request sent ahead is awaited only if the open gets
+ * that far (a wrong password ends it first), and its failure must not end the process
+ * as an unhandled rejection meanwhile. Whoever awaits it still gets the error.
+ */
+function awaitedLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 /** `meanwhile` runs once, during the first derivation (see deriveKey). */
 async function findKey(backend: Backend, password: string, meanwhile?: () => void): Promise<{ master: MasterKey; keyName: string }> {
-  const names: string[] = [];
-  for await (const k of backend.list('keys')) names.push(k.name);
+  const names = await listNames(backend, 'keys');
   const damaged: string[] = [];
   for (const name of names) {
     let master: MasterKey | null;
