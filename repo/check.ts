@@ -93,10 +93,11 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   // Snapshots before the index: a backup running alongside writes its index files before
   // its snapshot, so every snapshot listed here has its packs in the index read next. In
   // the other order, a backup that ended in between had its pack reported as unindexed.
+  // From the store, not the local cache: a damaged file there must be found.
   const snapshots: SnapshotRef[] = await repo.listSnapshots((err) => {
     const e = err as CorruptObjectError;
     report('error', e.object ?? 'snapshots', e.detail ?? e.message);
-  });
+  }, true);
 
   // Index files and the packs they list.
   const index = await loadIndexFiles(repo);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Backend, listNames, NotFoundError } from '../backends/backend.js';
+import { SnapshotFileCache } from './snapshot-file-cache.js';
 import { mapLimit, Semaphore } from '../backends/concurrency.js';
 import { blobHasherKind, createBlobHasher } from '../crypto/blob-id.js';
 import { MasterKey, newMasterKey } from '../crypto/master-key.js';
@@ -140,7 +141,10 @@ export class Repository {
     readonly cacheDir: string,
   ) {
     this.hashBlob = hasher;
+    this.snapshotFiles = new SnapshotFileCache(path.join(cacheDir, 'snapshots'));
   }
+
+  private readonly snapshotFiles: SnapshotFileCache;
 
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
     // Creating first (it is idempotent) lets init make the S3 bucket the check needs.
@@ -449,9 +453,30 @@ export class Repository {
     return name;
   }
 
-  async loadSnapshot(id: string): Promise<Snapshot> {
+  /**
+   * A snapshot, from the local cache when it has the file. `fromStore` reads the store's
+   * copy whatever the cache holds: for check, which must find a damaged file there.
+   */
+  async loadSnapshot(id: string, fromStore = false): Promise<Snapshot> {
+    if (!fromStore) {
+      const cached = await this.snapshotFiles.get(id);
+      if (cached) {
+        try {
+          return this.decodeSnapshot(id, cached);
+        } catch {
+          await this.snapshotFiles.remove(id);
+        }
+      }
+    }
+    const stored = await this.backend.load({ type: 'snapshots', name: id });
+    const snapshot = this.decodeSnapshot(id, stored);
+    await this.snapshotFiles.put(id, stored);
+    return snapshot;
+  }
+
+  private decodeSnapshot(id: string, stored: Uint8Array): Snapshot {
     const label = `snapshots/${id}`;
-    const json = openJson(this.key.encrypt, await this.backend.load({ type: 'snapshots', name: id }), label);
+    const json = openJson(this.key.encrypt, stored, label);
     try {
       return validateSnapshot(json);
     } catch (err) {
@@ -460,12 +485,13 @@ export class Repository {
   }
 
   /** All snapshots, oldest first. A damaged snapshot is reported through onError and left out. */
-  async listSnapshots(onError?: (err: Error) => void): Promise<SnapshotRef[]> {
+  async listSnapshots(onError?: (err: Error) => void, fromStore = false): Promise<SnapshotRef[]> {
     const names = await listNames(this.backend, 'snapshots');
+    await this.snapshotFiles.keepOnly(names);
     const refs: SnapshotRef[] = [];
     await mapLimit(names, 16, async (id) => {
       try {
-        refs.push({ id, snapshot: await this.loadSnapshot(id) });
+        refs.push({ id, snapshot: await this.loadSnapshot(id, fromStore) });
       } catch (err) {
         if (!onError || err instanceof NotFoundError) throw err;
         onError(err as Error);

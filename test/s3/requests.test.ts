@@ -56,8 +56,11 @@ it('S3 requests per backup: one PUT per pack plus a constant few, no LIST of dat
     assert.equal(third['PUT data'], added.length, `one PUT per new pack: ${JSON.stringify(third)}`);
     assert.ok(added.length >= 2 && added.length <= 4, `new packs for 6 MiB of new data and the trees: ${added.length}`);
     assert.equal(third['LIST data'] ?? 0, 0);
+    // Two snapshots to read for the parent: the one read before comes from the local cache.
+    assert.equal(third['GET snapshots'], 1, `only the snapshot not read before: ${JSON.stringify(third)}`);
 
     const restore = await run(['restore', 'latest', '--target', path.join(r.dir, 'out')]);
+    assert.equal(restore['GET snapshots'], 1, `three snapshots, two of them cached: ${JSON.stringify(restore)}`);
     const packs = (await packKeys()).size;
     // The restorer reads packs in ranges of at most 4 MiB: with 4 MiB packs, one or two per pack.
     assert.ok((restore['GET data'] ?? 0) <= 2 * packs, `reads per pack, not per blob: ${restore['GET data']} reads, ${packs} packs`);
