@@ -9,31 +9,48 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
+/** A snapshot file's name: the SHA-256 of its bytes. */
+const SNAPSHOT_NAME = /^[0-9a-f]{64}$/;
+
 export class SnapshotFileCache {
   constructor(private readonly dir: string) {}
 
+  /**
+   * Where the copy of `id` lives; none for anything but a snapshot name. An id can come
+   * from the command line (`--parent`), and `../x` must not read or remove a file
+   * outside the cache.
+   */
+  private file(id: string): string | undefined {
+    return SNAPSHOT_NAME.test(id) ? path.join(this.dir, id) : undefined;
+  }
+
   async get(id: string): Promise<Uint8Array | undefined> {
+    const file = this.file(id);
+    if (!file) return undefined;
     try {
-      return await fs.readFile(path.join(this.dir, id));
+      return await fs.readFile(file);
     } catch {
       return undefined;
     }
   }
 
   async put(id: string, stored: Uint8Array): Promise<void> {
+    const file = this.file(id);
+    if (!file) return;
     // Renamed into place, so that a reader never sees half a file.
     const tmp = path.join(this.dir, `.${id}.${process.pid}.tmp`);
     try {
       await fs.mkdir(this.dir, { recursive: true });
       await fs.writeFile(tmp, stored);
-      await fs.rename(tmp, path.join(this.dir, id));
+      await fs.rename(tmp, file);
     } catch {
       await fs.rm(tmp, { force: true }).catch(() => {});
     }
   }
 
   async remove(id: string): Promise<void> {
-    await fs.rm(path.join(this.dir, id), { force: true }).catch(() => {});
+    const file = this.file(id);
+    if (file) await fs.rm(file, { force: true }).catch(() => {});
   }
 
   /** Drops the copies of snapshots the store no longer has (forget, prune, rewrite). */

@@ -66,3 +66,18 @@ it('snapshot files are read from the store once, then from the local cache; forg
     await repo.close();
   }
 });
+
+it('a snapshot id that is not a snapshot name never reaches a file outside the cache', async () => {
+  const dir = await tempDir();
+  const backend = new SnapshotReads();
+  const repo = await Repository.init(backend, 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    // Not a snapshot: a damaged "copy" of it would be removed, as a cached one is.
+    const outside = path.join(repo.cacheDir, 'outside');
+    await fs.writeFile(outside, 'not a snapshot');
+    await assert.rejects(repo.loadSnapshot('../outside'));
+    assert.equal(await fs.readFile(outside, 'utf8'), 'not a snapshot');
+  } finally {
+    await repo.close();
+  }
+});
