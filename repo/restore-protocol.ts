@@ -1,5 +1,6 @@
 /** Messages between the restorer (main thread) and its restore workers. */
 import { BLOB_ID_BYTES } from '../crypto/blob-id.js';
+import type { IndexedBlob } from './blob.js';
 
 export interface RestoreWorkerInit {
   encryptKey: Uint8Array;
@@ -42,7 +43,7 @@ export interface WireBlobs {
 }
 
 /** Per blob: offset in the range sent, stored length, raw length, compressed (1 or 0), targets. */
-export const BLOB_FIELDS = 5;
+const BLOB_FIELDS = 5;
 
 /** Gathers one worker's share of a range, blob by blob, target by target. */
 export class WireBlobsBuilder {
@@ -86,6 +87,18 @@ export class WireBlobsBuilder {
     this.ids.forEach((id, i) => ids.set(id, i * BLOB_ID_BYTES));
     return { pack, blobs: Float64Array.from(this.blobs), ids, targets: Float64Array.from(this.targets) };
   }
+}
+
+/** How many blobs `w` holds. */
+export function wireBlobCount(w: WireBlobs): number {
+  return w.blobs.length / BLOB_FIELDS;
+}
+
+/** Blob `i` of `w` (its offset is within the range sent), and how many targets it has. */
+export function wireBlob(w: WireBlobs, i: number): { entry: IndexedBlob; targets: number } {
+  const b = i * BLOB_FIELDS;
+  const id = w.ids.subarray(i * BLOB_ID_BYTES, (i + 1) * BLOB_ID_BYTES);
+  return { entry: { type: 'data', id, pack: w.pack, offset: w.blobs[b], length: w.blobs[b + 1], rawLength: w.blobs[b + 2], compressed: w.blobs[b + 3] === 1 }, targets: w.blobs[b + 4] };
 }
 
 export type RestoreRequest =

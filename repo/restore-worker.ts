@@ -6,11 +6,11 @@
  */
 import { parentPort } from 'node:worker_threads';
 import fs, { constants as fsc } from 'node:fs';
-import { BLOB_ID_BYTES, createBlobHasher } from '../crypto/blob-id.js';
+import { createBlobHasher } from '../crypto/blob-id.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
 import { openStoredBlob } from './blob-open.js';
 import { preallocate } from './preallocate.js';
-import { BLOB_FIELDS, type FileDone, type FileSpec, type RestoreReply, type RestoreRequest, type RestoreWorkerInit } from './restore-protocol.js';
+import { wireBlob, wireBlobCount, type FileDone, type FileSpec, type RestoreReply, type RestoreRequest, type RestoreWorkerInit } from './restore-protocol.js';
 
 /** Descriptors kept open for files still waiting for blobs from later packs. */
 const MAX_OPEN = 256;
@@ -83,19 +83,15 @@ function handle(msg: Exclude<RestoreRequest, { op: 'init' }>, hash: (d: Uint8Arr
     st.done += msg.count;
     if (st.done >= st.spec.writes) finish(st);
   } else {
-    const { pack, blobs, ids, targets } = msg.blobs;
+    const targets = msg.blobs.targets;
     let t = 0;
-    for (let i = 0, b = 0; b < blobs.length; i++, b += BLOB_FIELDS) {
-      const offset = blobs[b];
-      const length = blobs[b + 1];
-      const id = ids.subarray(i * BLOB_ID_BYTES, (i + 1) * BLOB_ID_BYTES);
-      const entry = { type: 'data' as const, id, pack, offset, length, rawLength: blobs[b + 2], compressed: blobs[b + 3] === 1 };
-      const count = blobs[b + 4];
+    for (let i = 0, n = wireBlobCount(msg.blobs); i < n; i++) {
+      const { entry, targets: count } = wireBlob(msg.blobs, i);
       let plain: Uint8Array | undefined;
       let error: Error | undefined;
       try {
         // Transient: each write below is done before the next blob is opened.
-        plain = openStoredBlob(init.encryptKey, hash, entry, msg.stored.subarray(offset, offset + length), true);
+        plain = openStoredBlob(init.encryptKey, hash, entry, msg.stored.subarray(entry.offset, entry.offset + entry.length), true);
       } catch (err) {
         error = err as Error;
       }

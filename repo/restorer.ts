@@ -19,7 +19,7 @@ import { writeXattrs } from './xattrs.js';
 import { existingAction, OverwritePolicy } from './overwrite-policy.js';
 
 const execFileP = promisify(execFile);
-/** Metadata calls in flight at once (mkdir, symlink, chown, chmod, utimes). */
+/** Asynchronous calls in flight at once: special files made, and the overwrite policy's lstats. */
 const METADATA_CONCURRENCY = 16;
 
 export interface RestoreOptions {
