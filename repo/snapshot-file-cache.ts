@@ -11,6 +11,8 @@ import path from 'node:path';
 
 /** A snapshot file's name: the SHA-256 of its bytes. */
 const SNAPSHOT_NAME = /^[0-9a-f]{64}$/;
+/** A copy being written by put(), with the writer's process id. */
+const TEMPORARY_NAME = /^\.[0-9a-f]{64}\.(\d+)\.tmp$/;
 
 export class SnapshotFileCache {
   constructor(private readonly dir: string) {}
@@ -53,7 +55,10 @@ export class SnapshotFileCache {
     if (file) await fs.rm(file, { force: true }).catch(() => {});
   }
 
-  /** Drops the copies of snapshots the store no longer has (forget, prune, rewrite). */
+  /**
+   * Drops the copies of snapshots the store no longer has (forget, prune, rewrite), and
+   * the half-written copies of processes that died before renaming them (kill -9).
+   */
   async keepOnly(ids: Iterable<string>): Promise<void> {
     const keep = new Set(ids);
     let names: string[];
@@ -62,6 +67,23 @@ export class SnapshotFileCache {
     } catch {
       return;
     }
-    await Promise.all(names.filter((n) => !n.startsWith('.') && !keep.has(n)).map((n) => this.remove(n)));
+    const stale = names.filter((n) => {
+      const writer = TEMPORARY_NAME.exec(n)?.[1];
+      return writer !== undefined && !processAlive(Number(writer));
+    });
+    await Promise.all([
+      ...names.filter((n) => !n.startsWith('.') && !keep.has(n)).map((n) => this.remove(n)),
+      ...stale.map((n) => fs.rm(path.join(this.dir, n), { force: true }).catch(() => {})),
+    ]);
+  }
+}
+
+/** Whether a process with this id runs (EPERM: it does, as another user's). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

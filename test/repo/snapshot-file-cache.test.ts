@@ -1,5 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Handle } from '../../backends/backend.js';
@@ -62,6 +63,30 @@ it('snapshot files are read from the store once, then from the local cache; forg
     assert.equal((await repo.loadSnapshot(ids[2])).tree, first[2].snapshot.tree, 'commands use the good cached copy');
     const report = await check(repo);
     assert.ok(report.problems.some((p) => p.object === `snapshots/${ids[2]}`), JSON.stringify(report.problems));
+  } finally {
+    await repo.close();
+  }
+});
+
+it('a copy left half-written by a process that died is removed at the next listing; a live writer\'s is kept', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  await fs.writeFile(path.join(src, 'f'), 'one');
+  const repo = await Repository.init(new MemoryBackend(), 'pw', { cacheDir: path.join(dir, 'cache'), kdf: { memoryKiB: 64, iterations: 1, parallelism: 1 } });
+  try {
+    const { id } = await backup(repo, { paths: [src] });
+    const cacheDir = path.join(repo.cacheDir, 'snapshots');
+    await fs.mkdir(cacheDir, { recursive: true });
+    const child = spawn(process.execPath, ['-e', '0']);
+    const deadPid = await new Promise<number>((resolve) => child.once('exit', () => resolve(child.pid!)));
+    const dead = `.${id}.${deadPid}.tmp`;
+    // Another snapshot's name: this process writes `id`'s copy under the name `.${id}.${pid}.tmp` itself.
+    const live = `.${'0'.repeat(64)}.${process.pid}.tmp`;
+    await fs.writeFile(path.join(cacheDir, dead), 'half');
+    await fs.writeFile(path.join(cacheDir, live), 'half');
+    await repo.listSnapshots();
+    assert.deepEqual((await fs.readdir(cacheDir)).sort(), [live, id].sort());
   } finally {
     await repo.close();
   }
