@@ -20,6 +20,11 @@ export interface ObjectInfo {
   size: number;
 }
 
+export interface Leftovers {
+  files: number;
+  bytes: number;
+}
+
 export interface Backend {
   /** Human-readable location, used in messages (never contains credentials). */
   location(): string;
@@ -40,6 +45,12 @@ export interface Backend {
   list(type: FileType): AsyncIterable<ObjectInfo>;
   /** Delete an object. Deleting a missing object is not an error. */
   remove(h: Handle): Promise<void>;
+  /**
+   * What saves cut short by a crash left behind: a local directory's temporary files
+   * (stores that write atomically have none). Removed unless `dryRun`. A save in progress
+   * leaves the same kind of file, so the caller must hold the exclusive lock.
+   */
+  removeLeftovers(dryRun: boolean): Promise<Leftovers>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,10 @@
 import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AlreadyExistsError, Backend, FILE_TYPES, FileType, Handle, NotFoundError, ObjectInfo, PermanentError } from './backend.js';
+import { AlreadyExistsError, Backend, FILE_TYPES, FileType, Handle, Leftovers, NotFoundError, ObjectInfo, PermanentError } from './backend.js';
+
+/** Ends the name a save writes before the object is linked into place. */
+const TEMPORARY_SUFFIX = '.tmp';
 
 /**
  * A repository in a local directory. Writes go to a temporary name, are fsynced, then
@@ -41,7 +44,7 @@ export class LocalBackend implements Backend {
 
   async save(h: Handle, data: Uint8Array): Promise<void> {
     const target = this.file(h);
-    const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = `${target}.${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`;
     try {
       const fh = await fs.open(tmp, 'wx', 0o600);
       try {
@@ -112,7 +115,7 @@ export class LocalBackend implements Backend {
         continue;
       }
       for (const name of names) {
-        if (name.endsWith('.tmp')) continue;
+        if (name.endsWith(TEMPORARY_SUFFIX)) continue;
         try {
           const st = await fs.stat(path.join(dir, name));
           if (st.isFile()) yield { name, size: st.size };
@@ -127,6 +130,32 @@ export class LocalBackend implements Backend {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, h);
     }
+  }
+
+  async removeLeftovers(dryRun: boolean): Promise<Leftovers> {
+    const found: Leftovers = { files: 0, bytes: 0 };
+    const dirs = [this.root, ...(await subdirs(path.join(this.root, 'data'))), ...FILE_TYPES.filter((t) => t !== 'config').map((t) => path.join(this.root, t))];
+    for (const dir of dirs) {
+      let names: string[];
+      try {
+        names = await fs.readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names.filter((n) => n.endsWith(TEMPORARY_SUFFIX))) {
+        const file = path.join(dir, name);
+        try {
+          const st = await fs.lstat(file);
+          if (!st.isFile()) continue;
+          if (!dryRun) await fs.unlink(file);
+          found.files++;
+          found.bytes += st.size;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    }
+    return found;
   }
 
   async close(): Promise<void> {}

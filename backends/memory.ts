@@ -1,4 +1,4 @@
-import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo } from './backend.js';
+import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, Leftovers, ObjectInfo } from './backend.js';
 
 /** Keeps objects in a Map; makes repository tests fast and needs no cleanup. */
 export class MemoryBackend implements Backend {
@@ -47,6 +47,10 @@ export class MemoryBackend implements Backend {
 
   async remove(h: Handle): Promise<void> {
     this.objects.delete(key(h));
+  }
+
+  async removeLeftovers(): Promise<Leftovers> {
+    return { files: 0, bytes: 0 };
   }
 
   async close(): Promise<void> {}

@@ -1,4 +1,4 @@
-import { Backend, FileType, Handle, ObjectInfo } from './backend.js';
+import { Backend, FileType, Handle, Leftovers, ObjectInfo } from './backend.js';
 
 /**
  * `--limit-upload` / `--limit-download`: a wrapper backend that paces the bytes of
@@ -169,6 +169,10 @@ export class RateLimitBackend implements Backend {
 
   remove(h: Handle): Promise<void> {
     return this.inner.remove(h);
+  }
+
+  removeLeftovers(dryRun: boolean): Promise<Leftovers> {
+    return this.inner.removeLeftovers(dryRun);
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo, PermanentError, describeHandle } from './backend.js';
+import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, Leftovers, ObjectInfo, PermanentError, describeHandle } from './backend.js';
 
 export interface RetryInfo {
   /** The backend method that failed, e.g. 'save'. */
@@ -105,6 +105,10 @@ export class RetryBackend implements Backend {
 
   remove(h: Handle): Promise<void> {
     return this.retry('remove', h, () => this.inner.remove(h));
+  }
+
+  removeLeftovers(dryRun: boolean): Promise<Leftovers> {
+    return this.retry('removeLeftovers', undefined, () => this.inner.removeLeftovers(dryRun));
   }
 
   close(): Promise<void> {

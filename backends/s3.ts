@@ -12,7 +12,7 @@ import {
   type BucketLocationConstraint,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, ObjectInfo, PermanentError, StoreNotFoundError } from './backend.js';
+import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, Leftovers, ObjectInfo, PermanentError, StoreNotFoundError } from './backend.js';
 import { Semaphore } from './concurrency.js';
 
 export interface S3Location {
@@ -248,6 +248,11 @@ export class S3Backend implements Backend {
       if (errorName(err) === 'NoSuchKey') return;
       throw this.translate(err, h);
     }
+  }
+
+  /** A PUT stores a whole object or nothing. */
+  async removeLeftovers(): Promise<Leftovers> {
+    return { files: 0, bytes: 0 };
   }
 
   async close(): Promise<void> {

@@ -49,6 +49,9 @@ export async function runPrune(repo: Repository, out: Output, lock: LockHandle |
   out.print(`${stats.snapshots} snapshots use ${stats.usedBlobs} blobs; ${stats.unusedBlobs} blobs (${formatBytes(stats.unusedBytes)}) are unused`);
   out.print(`${would}delete ${stats.deletePacks} unused packs (${formatBytes(stats.deleteBytes)}), ${would}repack ${stats.repackPacks} packs (${formatBytes(stats.repackBytes)})` +
     `, ${would}delete ${stats.unreferencedPacks} packs that no index lists (${formatBytes(stats.unreferencedBytes)})`);
+  if (stats.leftoverFiles > 0) {
+    out.print(`${would}remove ${stats.leftoverFiles} temporary files that interrupted backups left (${formatBytes(stats.leftoverBytes)})`);
+  }
   out.print(`${dryRun ? 'would free about' : 'freed'} ${formatBytes(stats.bytesFreed)} of ${formatBytes(stats.totalBytes)}`);
   return stats;
 }

@@ -53,6 +53,9 @@ export interface PruneStats {
   newPackBytes: number;
   bytesFreed: number;
   indexFilesReplaced: number;
+  /** Temporary files of saves that a crash cut short (local repositories), removed too. */
+  leftoverFiles: number;
+  leftoverBytes: number;
 }
 
 export class PruneAbortedError extends Error {
@@ -102,6 +105,7 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
   plan.rewriteIndex ||= index.superseded.size > 0;
   if (opts.dryRun || (!plan.rewriteIndex && plan.remove.length === 0)) {
     const s = plan.stats;
+    await removeLeftovers(repo, opts, s);
     s.bytesFreed = s.deleteBytes + s.unreferencedBytes + s.repackBytes - plan.repack.reduce((n, r) => n + r.blobs.reduce((m, b) => m + b.length, 0), 0);
     return s;
   }
@@ -125,6 +129,7 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
   step('delete-packs');
   opts.lock?.assertHeld();
   await mapLimit(plan.remove, 8, async (name) => repo.backend.remove({ type: 'data', name }));
+  await removeLeftovers(repo, opts, plan.stats);
   plan.stats.bytesFreed = plan.stats.deleteBytes + plan.stats.repackBytes + plan.stats.unreferencedBytes - plan.stats.newPackBytes;
 
   step('done');
@@ -132,11 +137,19 @@ export async function prune(repo: Repository, opts: PruneOptions): Promise<Prune
   return plan.stats;
 }
 
+/** Under the exclusive lock no save is in progress: every temporary file is a crash's. */
+async function removeLeftovers(repo: Repository, opts: PruneOptions, stats: PruneStats) {
+  if (!opts.dryRun) opts.lock?.assertHeld();
+  const { files, bytes } = await repo.backend.removeLeftovers(opts.dryRun ?? false);
+  stats.leftoverFiles = files;
+  stats.leftoverBytes = bytes;
+}
+
 function makePlan(listed: Map<string, ListedPack>, present: Map<string, number>, used: ReferencedBlobs, maxUnused: number): Plan {
   const stats: PruneStats = {
     snapshots: 0, packs: present.size, totalBytes: sum(present.values()), usedBlobs: used.size, unusedBlobs: 0, unusedBytes: 0,
     deletePacks: 0, deleteBytes: 0, repackPacks: 0, repackBytes: 0, unreferencedPacks: 0, unreferencedBytes: 0,
-    newPacks: 0, newPackBytes: 0, bytesFreed: 0, indexFilesReplaced: 0,
+    newPacks: 0, newPackBytes: 0, bytesFreed: 0, indexFilesReplaced: 0, leftoverFiles: 0, leftoverBytes: 0,
   };
   // A used blob stored twice (two backups raced to store it) keeps one copy: the one in
   // the pack that is otherwise most used, so the other copy's pack can go.

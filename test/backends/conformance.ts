@@ -148,5 +148,18 @@ export function backendConformance(name: string, make: () => Promise<Backend>): 
         await b.save(h, data);
         assert.deepEqual(Buffer.from(await b.load(h)), Buffer.from(data));
       }));
+
+    it('finds no leftovers after saves that completed, and removing them keeps every object', () =>
+      withBackend(async (b) => {
+        const objects: Handle[] = [];
+        for (const [type, text] of [['data', 'a pack'], ['index', 'an index'], ['snapshots', 'a snapshot'], ['keys', 'a key'], ['locks', 'a lock']] as const) {
+          const data = bytes(text);
+          objects.push({ type, name: nameOf(data) });
+          await b.save(objects[objects.length - 1], data);
+        }
+        assert.deepEqual(await b.removeLeftovers(true), { files: 0, bytes: 0 });
+        assert.deepEqual(await b.removeLeftovers(false), { files: 0, bytes: 0 });
+        for (const h of objects) await b.stat(h);
+      }));
   });
 }

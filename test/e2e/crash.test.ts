@@ -20,6 +20,16 @@ function backupKilledAfter(args: string[], ms: number): Promise<{ killed: boolea
   });
 }
 
+async function temporaryFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) found.push(...(await temporaryFiles(p)));
+    else if (e.name.endsWith('.tmp')) found.push(p);
+  }
+  return found;
+}
+
 test(`kill -9 at ${TRIALS} moments of a backup leaves a repository where the next backup works and earlier snapshots restore`, async () => {
   const dir = await tempDir();
   const first = path.join(dir, 'first');
@@ -50,6 +60,14 @@ test(`kill -9 at ${TRIALS} moments of a backup leaves a repository where the nex
 
   const next = await cairn([...g, 'backup', second], env);
   assert.equal(next.code, 0, next.stderr);
+
+  // Kills between writing a pack and linking it into place leave its temporary file;
+  // prune removes those and nothing else (the restores below run after it).
+  const leftovers = await temporaryFiles(repo);
+  const pruned = await cairn([...g, 'prune'], env);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  if (leftovers.length > 0) assert.match(pruned.stdout, new RegExp(`remove ${leftovers.length} temporary files`));
+  assert.deepEqual(await temporaryFiles(repo), []);
   const list = JSON.parse((await cairn([...g, 'snapshots', '--json'], env)).stdout) as { id: string; paths: string[] }[];
   const earlier = list.find((s) => s.paths[0] === first)!;
   const target = path.join(dir, 'restore');
