@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { BlobEntry, BlobType, IndexedBlob } from './blob.js';
 import { fromHex, toHex } from './hex.js';
+import { processExists } from './process-exists.js';
 
 const BLOB = 0x62; // 'b' + blob id
 const FILE = 0x66; // 'f' + index file name
@@ -38,6 +39,7 @@ export class IndexCache {
    */
   static async open(dir: string): Promise<IndexCache> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await removeDeadPrivateCaches(dir);
     const shared = path.join(dir, 'index.ldb');
     try {
       return new IndexCache(await openDb(shared), shared, false);
@@ -136,6 +138,22 @@ async function openDb(location: string): Promise<DB> {
   const db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', maxOpenFiles: OPEN_TABLES });
   await db.open();
   return db;
+}
+
+/** A private cache's name, with the id of the process that made it. */
+const PRIVATE_CACHE = /^index\.(\d+)\.\d+\.tmp\.ldb$/;
+
+/**
+ * A process that dies (kill -9) cannot delete its private cache, a copy of the whole
+ * index: the next process to open the cache does.
+ */
+async function removeDeadPrivateCaches(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const dead = names.filter((n) => {
+    const pid = PRIVATE_CACHE.exec(n)?.[1];
+    return pid !== undefined && !processExists(Number(pid));
+  });
+  await Promise.all(dead.map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true }).catch(() => {})));
 }
 
 function isLockedError(err: unknown): boolean {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Backend, listNames, NotFoundError } from '../backends/backend.js';
 import { openJson, sealJson } from './sealed-file.js';
 import { LockConflictError } from './errors/lock-conflict-error.js';
+import { processExists } from './process-exists.js';
 
 export const REFRESH_MS = 5 * 60_000;
 export const STALE_MS = 30 * 60_000;
@@ -51,17 +52,6 @@ export function isStale(info: LockInfo, now = Date.now(), host = os.hostname()):
   const refreshed = Date.parse(info.refreshed);
   if (Number.isNaN(refreshed) || now - refreshed > STALE_MS) return true;
   return info.host === host && !processExists(info.pid);
-}
-
-function processExists(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function conflicts(wantExclusive: boolean, other: LockInfo): boolean {

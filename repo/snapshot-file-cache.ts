@@ -8,6 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { processExists } from './process-exists.js';
 
 /** A snapshot file's name: the SHA-256 of its bytes. */
 const SNAPSHOT_NAME = /^[0-9a-f]{64}$/;
@@ -69,7 +70,7 @@ export class SnapshotFileCache {
     }
     const stale = names.filter((n) => {
       const writer = TEMPORARY_NAME.exec(n)?.[1];
-      return writer !== undefined && !processAlive(Number(writer));
+      return writer !== undefined && !processExists(Number(writer));
     });
     await Promise.all([
       ...names.filter((n) => !n.startsWith('.') && !keep.has(n)).map((n) => this.remove(n)),
@@ -78,12 +79,3 @@ export class SnapshotFileCache {
   }
 }
 
-/** Whether a process with this id runs (EPERM: it does, as another user's). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

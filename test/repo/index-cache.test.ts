@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -40,5 +41,22 @@ test('a second process-level open of the same cache gets a private temporary cac
   const left = (await fs.readdir(dir)).filter((n) => n.includes('.tmp.'));
   assert.deepEqual(left, [], 'the private cache is removed on close');
   await a.close();
-  void path;
+});
+
+test('the private cache of a process that died is removed by the next open; a running one\'s stays', async () => {
+  const dir = await tempDir();
+  const child = spawn(process.execPath, ['-e', '0']);
+  const deadPid = await new Promise<number>((resolve) => child.once('exit', () => resolve(child.pid!)));
+  const dead = `index.${deadPid}.1700000000000.tmp.ldb`;
+  const live = `index.${process.pid}.1700000000000.tmp.ldb`;
+  for (const name of [dead, live]) {
+    await fs.mkdir(path.join(dir, name));
+    await fs.writeFile(path.join(dir, name, 'CURRENT'), 'MANIFEST-000001\n');
+  }
+  const cache = await IndexCache.open(dir);
+  try {
+    assert.deepEqual((await fs.readdir(dir)).filter((n) => n.endsWith('.tmp.ldb')), [live]);
+  } finally {
+    await cache.close();
+  }
 });
