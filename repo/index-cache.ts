@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { BlobEntry, BlobType, IndexedBlob } from './blob.js';
 import { fromHex, toHex } from './hex.js';
-import { processExists } from './process-exists.js';
+import { deadWritersFiles } from './process-exists.js';
 
 const BLOB = 0x62; // 'b' + blob id
 const FILE = 0x66; // 'f' + index file name
@@ -149,11 +149,7 @@ const PRIVATE_CACHE = /^index\.(\d+)\.\d+\.tmp\.ldb$/;
  */
 async function removeDeadPrivateCaches(dir: string): Promise<void> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  const dead = names.filter((n) => {
-    const pid = PRIVATE_CACHE.exec(n)?.[1];
-    return pid !== undefined && !processExists(Number(pid));
-  });
-  await Promise.all(dead.map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true }).catch(() => {})));
+  await Promise.all(deadWritersFiles(names, PRIVATE_CACHE).map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true }).catch(() => {})));
 }
 
 function isLockedError(err: unknown): boolean {

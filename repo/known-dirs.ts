@@ -16,12 +16,15 @@ import path from 'node:path';
 import type { DirListing } from './dir-listing.js';
 import { fromHex, toHex } from './hex.js';
 import { nameTables } from './user-names.js';
+import { deadWritersFiles } from './process-exists.js';
 
 const MAGIC = Buffer.from('cairnKD1');
 const ID = 32;
 /** Files kept, the new one among them: one per line of backups (host and paths), with room. */
 const KEEP_FILES = 16;
 const FILE_NAME = /^[0-9a-f]{64}$/;
+/** A file being written by save(), with the writer's process id. */
+const TEMPORARY_NAME = /^[0-9a-f]{64}\.(\d+)\.tmp$/;
 
 export type Hasher = (data: Uint8Array) => Uint8Array;
 
@@ -128,8 +131,11 @@ export class DirRecorder {
   }
 }
 
+/** Removes the oldest files beyond KEEP_FILES, and what killed processes left half-written. */
 async function removeOldest(dir: string): Promise<void> {
-  const names = (await fs.readdir(dir)).filter((n) => FILE_NAME.test(n));
+  const all = await fs.readdir(dir);
+  await Promise.all(deadWritersFiles(all, TEMPORARY_NAME).map((n) => fs.rm(path.join(dir, n), { force: true })));
+  const names = all.filter((n) => FILE_NAME.test(n));
   if (names.length <= KEEP_FILES) return;
   const dated = await Promise.all(names.map(async (n) => ({ n, t: (await fs.stat(path.join(dir, n))).mtimeMs })));
   dated.sort((a, b) => b.t - a.t);

@@ -1,5 +1,6 @@
 import { it, mock } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -184,4 +185,17 @@ it('a recorded directory whose parent tree cannot be loaded is made from its lis
   } finally {
     loadTree.mock.restore();
   }
+});
+
+it('a records file left half-written by a process that died is removed by the next backup; a running writer\'s stays', async () => {
+  const { src, repo, parentTree } = await setup();
+  const dir = recordsDir(repo.cacheDir);
+  const child = spawn(process.execPath, ['-e', '0']);
+  const deadPid = await new Promise<number>((resolve) => child.once('exit', () => resolve(child.pid!)));
+  const dead = `${parentTree}.${deadPid}.tmp`;
+  const live = `${'0'.repeat(64)}.${process.pid}.tmp`;
+  for (const name of [dead, live]) await fs.writeFile(path.join(dir, name), 'half');
+  await backup(repo, { paths: [src] });
+  const left = (await fs.readdir(dir)).filter((n) => n.endsWith('.tmp'));
+  assert.deepEqual(left, [live]);
 });
