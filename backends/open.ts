@@ -25,6 +25,11 @@ export interface OpenOptions {
  * store itself, inside the RetryBackend: a retried upload crosses the link again, so each
  * attempt is paid for again.
  */
+/** Whether reading from the location costs a system call, not a request over a network. */
+export function hasCheapReads(location: string): boolean {
+  return !location.startsWith('s3:');
+}
+
 export async function openBackend(location: string, opts: OpenOptions = {}): Promise<Backend> {
   if (location === 'memory:') return withRateLimits(new MemoryBackend(), opts.limits);
   if (location.startsWith('s3:')) {

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { resolveSnapshot, splitSnapshotArg } from '../repo/snapshot-select.js';
-import { GlobalArgs, repeatable } from './context.js';
+import { GlobalArgs, repeatable, repositoryLocation } from './context.js';
 import { EXIT_ERROR } from './exit-codes.js';
 import { formatBytes, progressLine } from './output.js';
 import { retrySummaryFields, retrySummaryLine } from './retry-report.js';
@@ -60,6 +60,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
       const started = Date.now();
       out.info(`restoring snapshot ${ref.id.slice(0, 8)} of ${ref.snapshot.paths.join(' ')} at ${ref.snapshot.time}${subpath !== '/' ? ` (${subpath})` : ''} to ${args.target}`);
       const { restore } = await import('../repo/restorer.js');
+      const { hasCheapReads } = await import('../backends/open.js');
       const p = await restore(repo, ref.snapshot.tree, {
         target: args.target,
         subpath,
@@ -71,6 +72,7 @@ export async function handler(args: ArgumentsCamelCase<Args>) {
         overwrite: args.overwrite,
         delete: args.delete,
         connections: args.connections,
+        cheapReads: hasCheapReads(repositoryLocation(args).location),
         // Only when someone sees it: the totals take a walk of the snapshot of their own.
         onProgress:
           out.showProgress || out.json

@@ -118,7 +118,7 @@ function holdTreeUntilAFileIsDone(repo: Repository, id: string) {
   return { onProgress: (p: RestoreProgress) => p.files > 0 && firstFile(), released: () => released };
 }
 
-it('restore writes files while it still walks the snapshot, with links and times across batches', async () => {
+for (const cheapReads of [false, true]) it(`restore writes files while it still walks the snapshot, with links and times across batches${cheapReads ? ' (small batches, as for a local store)' : ''}`, async () => {
   const dir = await tempDir();
   const src = path.join(dir, 'src');
   // More files than one batch holds, in many directories, so the walk outlasts a batch.
@@ -138,7 +138,7 @@ it('restore writes files while it still walks the snapshot, with links and times
     // and so would one that counted its totals first (progress is reported, so it counts).
     const hold = holdTreeUntilAFileIsDone(repo, (await findNode(repo, snapshot.tree, `${src}/d49`)).subtree!);
     const target = path.join(dir, 'out');
-    const p = await restore(repo, snapshot.tree, { target, onProgress: hold.onProgress });
+    const p = await restore(repo, snapshot.tree, { target, onProgress: hold.onProgress, cheapReads });
     assert.equal(hold.released(), 'file', 'files were restored before the walk reached the last directory');
     assert.equal(p.errors, 0);
     assert.equal(p.totalFiles, 5001);
