@@ -107,21 +107,7 @@ export class LocalBackend implements Backend {
       return;
     }
     const dirs = type === 'data' ? await subdirs(path.join(this.root, 'data')) : [path.join(this.root, type)];
-    for (const dir of dirs) {
-      let names: string[];
-      try {
-        names = await fs.readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (name.endsWith(TEMPORARY_SUFFIX)) continue;
-        try {
-          const st = await fs.stat(path.join(dir, name));
-          if (st.isFile()) yield { name, size: st.size };
-        } catch {}
-      }
-    }
+    for await (const { name, size } of filesIn(dirs, (n) => !n.endsWith(TEMPORARY_SUFFIX))) yield { name, size };
   }
 
   async remove(h: Handle): Promise<void> {
@@ -135,25 +121,10 @@ export class LocalBackend implements Backend {
   async removeLeftovers(dryRun: boolean): Promise<Leftovers> {
     const found: Leftovers = { files: 0, bytes: 0 };
     const dirs = [this.root, ...(await subdirs(path.join(this.root, 'data'))), ...FILE_TYPES.filter((t) => t !== 'config').map((t) => path.join(this.root, t))];
-    for (const dir of dirs) {
-      let names: string[];
-      try {
-        names = await fs.readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names.filter((n) => n.endsWith(TEMPORARY_SUFFIX))) {
-        const file = path.join(dir, name);
-        try {
-          const st = await fs.lstat(file);
-          if (!st.isFile()) continue;
-          if (!dryRun) await fs.unlink(file);
-          found.files++;
-          found.bytes += st.size;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
-      }
+    for await (const { file, size } of filesIn(dirs, (n) => n.endsWith(TEMPORARY_SUFFIX))) {
+      if (!dryRun) await fs.rm(file, { force: true });
+      found.files++;
+      found.bytes += size;
     }
     return found;
   }
@@ -169,6 +140,25 @@ export class LocalBackend implements Backend {
       return new PermanentError(`cannot write ${h.type}/${h.name} in ${this.root}: ${(err as Error).message}`, { cause: err });
     }
     return err;
+  }
+}
+
+/** The regular files in `dirs` whose names `want` accepts, with their sizes; a missing directory holds none. */
+async function* filesIn(dirs: string[], want: (name: string) => boolean): AsyncIterable<{ file: string; name: string; size: number }> {
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.filter(want)) {
+      const file = path.join(dir, name);
+      try {
+        const st = await fs.stat(file);
+        if (st.isFile()) yield { file, name, size: st.size };
+      } catch {}
+    }
   }
 }
 
