@@ -240,6 +240,10 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   for (const id of strayPacks) {
     if (!problems.has(`data/${id}`)) report('warning', `data/${id}`, 'is not in any index (left by an interrupted backup or prune; `cairn prune` deletes it)');
   }
+  const leftovers = await repo.backend.removeLeftovers(true);
+  if (leftovers.files > 0) {
+    report('warning', 'temporary files', `${leftovers.files} (${leftovers.bytes} bytes) that saves cut short by a crash left behind, unless a backup is writing them now; \`cairn prune\` deletes them`);
+  }
 
   for (const key of lost) {
     const p = problems.get(key)!;

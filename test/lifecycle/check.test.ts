@@ -67,6 +67,19 @@ test('a healthy repository: no problems, with and without --read-data', async ()
   assert.match(bad.stderr, /n\/t \(1 <= n <= t\)/);
 });
 
+test('temporary files that a crash left in a local repository: a warning that names prune, which removes them', async () => {
+  const { t } = await fixture();
+  const pack = (await fs.readdir(path.join(t.repo, 'data'), { recursive: true })).find((n) => /[0-9a-f]{64}$/.test(n))!;
+  await fs.writeFile(path.join(t.repo, 'data', `${pack}.0123456789ab.tmp`), 'half a pack');
+  const r = await checkReport(t);
+  assert.equal(r.code, 0, 'a warning, not an error');
+  assert.deepEqual(r.problems, [
+    { message_type: 'problem', severity: 'warning', object: 'temporary files', message: '1 (11 bytes) that saves cut short by a crash left behind, unless a backup is writing them now; `cairn prune` deletes them', affects: [] },
+  ]);
+  assert.equal((await t.run(['prune'])).code, 0);
+  assert.deepEqual((await checkReport(t)).problems, []);
+});
+
 test('a deleted pack: named once, with every snapshot and file that needs it', async () => {
   const { t, s1, s2, packOf } = await fixture();
   const x = packOf(90000);
