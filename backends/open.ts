@@ -5,6 +5,11 @@ import { RateLimits, withRateLimits } from './rate-limit.js';
 import { RetryBackend, RetryOptions } from './retry.js';
 import type { S3Options } from './s3.js';
 
+/** Whether reading from the location costs a system call, not a request over a network. */
+export function hasCheapReads(location: string): boolean {
+  return !location.startsWith('s3:');
+}
+
 export interface OpenOptions {
   s3?: S3Options & {
     /** `--s3-endpoint`: an S3-compatible server for an `s3://bucket/prefix` location. */
@@ -25,11 +30,6 @@ export interface OpenOptions {
  * store itself, inside the RetryBackend: a retried upload crosses the link again, so each
  * attempt is paid for again.
  */
-/** Whether reading from the location costs a system call, not a request over a network. */
-export function hasCheapReads(location: string): boolean {
-  return !location.startsWith('s3:');
-}
-
 export async function openBackend(location: string, opts: OpenOptions = {}): Promise<Backend> {
   if (location === 'memory:') return withRateLimits(new MemoryBackend(), opts.limits);
   if (location.startsWith('s3:')) {
