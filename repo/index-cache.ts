@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { BlobEntry, BlobType, IndexedBlob } from './blob.js';
 import { fromHex, toHex } from './hex.js';
-import { deadWritersFiles } from './process-exists.js';
+import { removeDeadWritersFiles } from './process-exists.js';
 
 const BLOB = 0x62; // 'b' + blob id
 const FILE = 0x66; // 'f' + index file name
@@ -148,8 +148,7 @@ const PRIVATE_CACHE = /^index\.(\d+)\.\d+\.tmp\.ldb$/;
  * index: the next process to open the cache does.
  */
 async function removeDeadPrivateCaches(dir: string): Promise<void> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  await Promise.all(deadWritersFiles(names, PRIVATE_CACHE).map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true }).catch(() => {})));
+  await removeDeadWritersFiles(dir, await fs.readdir(dir).catch(() => []), PRIVATE_CACHE);
 }
 
 function isLockedError(err: unknown): boolean {

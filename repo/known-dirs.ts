@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { DirListing } from './dir-listing.js';
 import { fromHex, toHex } from './hex.js';
 import { nameTables } from './user-names.js';
-import { deadWritersFiles } from './process-exists.js';
+import { removeDeadWritersFiles } from './process-exists.js';
 
 const MAGIC = Buffer.from('cairnKD1');
 const ID = 32;
@@ -134,7 +134,7 @@ export class DirRecorder {
 /** Removes the oldest files beyond KEEP_FILES, and what killed processes left half-written. */
 async function removeOldest(dir: string): Promise<void> {
   const all = await fs.readdir(dir);
-  await Promise.all(deadWritersFiles(all, TEMPORARY_NAME).map((n) => fs.rm(path.join(dir, n), { force: true })));
+  await removeDeadWritersFiles(dir, all, TEMPORARY_NAME);
   const names = all.filter((n) => FILE_NAME.test(n));
   if (names.length <= KEEP_FILES) return;
   const dated = await Promise.all(names.map(async (n) => ({ n, t: (await fs.stat(path.join(dir, n))).mtimeMs })));

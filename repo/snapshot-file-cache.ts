@@ -8,7 +8,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { deadWritersFiles } from './process-exists.js';
+import { removeDeadWritersFiles } from './process-exists.js';
 
 /** A snapshot file's name: the SHA-256 of its bytes. */
 const SNAPSHOT_NAME = /^[0-9a-f]{64}$/;
@@ -68,10 +68,9 @@ export class SnapshotFileCache {
     } catch {
       return;
     }
-    const stale = deadWritersFiles(names, TEMPORARY_NAME);
     await Promise.all([
       ...names.filter((n) => !n.startsWith('.') && !keep.has(n)).map((n) => this.remove(n)),
-      ...stale.map((n) => fs.rm(path.join(this.dir, n), { force: true }).catch(() => {})),
+      removeDeadWritersFiles(this.dir, names, TEMPORARY_NAME),
     ]);
   }
 }
