@@ -52,6 +52,29 @@ export interface Backend {
    */
   removeLeftovers(dryRun: boolean): Promise<Leftovers>;
   close(): Promise<void>;
+  /**
+   * A writer that puts an object together piece by piece, where the store can take it
+   * that way (a local directory). Without it, objects are saved whole: a pack is then
+   * held in memory until it is full.
+   */
+  openWriter?(type: FileType): ObjectWriter;
+}
+
+/**
+ * One object written in pieces, then put in place under its name, as save() would: never
+ * half-written under that name, and never replacing an object that exists.
+ */
+export interface ObjectWriter {
+  /**
+   * Queues `bytes` behind what was queued before, at once; resolves when the writer has
+   * room for more. The writer may keep `bytes` until commit or abort: the caller must
+   * not change them. A failed write is thrown here or by commit().
+   */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Stores what was queued as `h`: AlreadyExistsError if `h` exists. */
+  commit(h: Handle): Promise<void>;
+  /** Drops what was written; for a writer that will not be committed. */
+  abort(): Promise<void>;
 }
 
 export class NotFoundError extends Error {

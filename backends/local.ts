@@ -1,7 +1,8 @@
 import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AlreadyExistsError, Backend, FILE_TYPES, FileType, Handle, Leftovers, NotFoundError, ObjectInfo, PermanentError } from './backend.js';
+import { AlreadyExistsError, Backend, FILE_TYPES, FileType, Handle, Leftovers, NotFoundError, ObjectInfo, ObjectWriter, PermanentError } from './backend.js';
+import { LocalObjectWriter } from './local-object-writer.js';
 
 /** Ends the name a save writes before the object is linked into place. */
 const TEMPORARY_SUFFIX = '.tmp';
@@ -53,16 +54,28 @@ export class LocalBackend implements Backend {
       } finally {
         await fh.close();
       }
-      if (h.type === 'locks') {
-        await fs.rename(tmp, target);
-      } else {
-        // link() fails with EEXIST instead of silently replacing, unlike rename().
-        await fs.link(tmp, target);
-        await fs.unlink(tmp);
-      }
+      await this.place(tmp, h);
     } catch (err) {
       await fs.unlink(tmp).catch(() => {});
       throw this.translate(err, h);
+    }
+  }
+
+  /** The temporary file lies in the type's folder (for packs, `data/` itself) until commit links it into place. */
+  openWriter(type: FileType): ObjectWriter {
+    const tmp = path.join(type === 'config' ? this.root : path.join(this.root, type), `${randomBytes(6).toString('hex')}${TEMPORARY_SUFFIX}`);
+    return new LocalObjectWriter(tmp, type, (t, h) => this.place(t, h), (err, h) => this.translate(err, h));
+  }
+
+  /** Moves a written and synced temporary file to where `h` belongs. */
+  private async place(tmp: string, h: Handle): Promise<void> {
+    const target = this.file(h);
+    if (h.type === 'locks') {
+      await fs.rename(tmp, target);
+    } else {
+      // link() fails with EEXIST instead of silently replacing, unlike rename().
+      await fs.link(tmp, target);
+      await fs.unlink(tmp);
     }
   }
 

@@ -1,4 +1,4 @@
-import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, Leftovers, ObjectInfo } from './backend.js';
+import { AlreadyExistsError, Backend, FileType, Handle, NotFoundError, Leftovers, ObjectInfo, ObjectWriter } from './backend.js';
 
 /** Keeps objects in a Map; makes repository tests fast and needs no cleanup. */
 export class MemoryBackend implements Backend {
@@ -54,6 +54,16 @@ export class MemoryBackend implements Backend {
   }
 
   async close(): Promise<void> {}
+
+  /** Gathers the pieces and saves them whole, so that tests cover the callers' piecewise path. */
+  openWriter(): ObjectWriter {
+    const pieces: Uint8Array[] = [];
+    return {
+      write: async (bytes) => void pieces.push(bytes),
+      commit: (h) => this.save(h, Buffer.concat(pieces)),
+      abort: async () => void pieces.splice(0),
+    };
+  }
 }
 
 function key(h: Handle): string {

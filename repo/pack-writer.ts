@@ -1,16 +1,34 @@
 /**
  * Collects sealed blobs of one type into packs and uploads each pack as soon as it is
  * full, while the next one fills. At most `maxUploads` packs are in flight; `add` waits
- * when that many are, which bounds memory.
+ * when that many are, which bounds memory. Where the destination takes a pack piece by
+ * piece (a local directory), blobs go out as they come and no pack is held whole.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { seal } from '../crypto/aead.js';
+import type { Backend, ObjectWriter } from '../backends/backend.js';
 import { BlobEntry, BlobType } from './blob.js';
 import { encodePackHeader } from './pack-format.js';
 import type { SealedBlob } from './blob-seal.js';
 
 /** Names a finished pack; returns the bytes to upload (a namer may move them elsewhere and back). */
 export type PackNamer = (bytes: Uint8Array) => Promise<{ name: string; bytes: Uint8Array }>;
+
+/** Where finished packs go. */
+export interface PackDestination {
+  /** Stores a whole pack. */
+  save(name: string, bytes: Uint8Array): Promise<void>;
+  /** A writer for one pack, written as it fills; used unless a namer needs the whole pack. */
+  openWriter?(): ObjectWriter;
+}
+
+/** A backend's `data/` as a destination, written piece by piece where the backend can. */
+export function packDestination(backend: Backend): PackDestination {
+  return {
+    save: (name, bytes) => backend.save({ type: 'data', name }, bytes),
+    openWriter: backend.openWriter && (() => backend.openWriter!('data')),
+  };
+}
 
 export interface FinishedPack {
   id: string;
@@ -34,6 +52,8 @@ export class PackWriter {
    */
   private buf?: Uint8Array;
   private readonly spare: Uint8Array[] = [];
+  /** The pack being written piece by piece, instead of buf. */
+  private file?: ObjectWriter;
   private entries: BlobEntry[] = [];
   private size = 0;
   private readonly uploads = new Set<Promise<void>>();
@@ -50,7 +70,7 @@ export class PackWriter {
     private readonly type: BlobType,
     private readonly targetSize: number,
     private readonly headerKey: Uint8Array,
-    private readonly upload: (name: string, bytes: Uint8Array) => Promise<void>,
+    private readonly destination: PackDestination,
     private readonly onPackStored: (p: FinishedPack) => void,
     private readonly maxUploads: number,
     private readonly namer?: PackNamer,
@@ -69,11 +89,25 @@ export class PackWriter {
     // A loop: another blob may have started the next pack while cut() waited for room.
     while (this.size > 0 && this.size + b.stored.length > this.targetSize) await this.cut();
     this.entries.push({ type: this.type, id: b.id, offset: this.size, length: b.stored.length, rawLength: b.rawLength, compressed: b.compressed });
-    this.reserve(this.size + b.stored.length);
-    this.buf!.set(b.stored, this.size);
+    // Synchronous up to the size update, so that concurrent adds get distinct offsets.
+    let room: Promise<void> | undefined;
+    if (this.piecewise) {
+      this.file ??= this.destination.openWriter!();
+      room = this.file.write(b.stored);
+      // Awaited last; this keeps a failure meanwhile from going unhandled.
+      room.catch(() => {});
+    } else {
+      this.reserve(this.size + b.stored.length);
+      this.buf!.set(b.stored, this.size);
+    }
     this.hash?.update(b.stored);
     this.size += b.stored.length;
     if (this.size >= this.targetSize) await this.cut();
+    await room;
+  }
+
+  private get piecewise(): boolean {
+    return !this.namer && this.destination.openWriter !== undefined;
   }
 
   /** Makes the pack buffer hold at least `bytes`, keeping what it holds. */
@@ -85,6 +119,18 @@ export class PackWriter {
     const next = i >= 0 ? this.spare.splice(i, 1)[0] : new Uint8Array(Buffer.allocUnsafeSlow(want).buffer);
     if (this.buf) next.set(this.buf.subarray(0, this.size));
     this.buf = next;
+  }
+
+  /** Drops the pack being filled (a run that failed) and waits for the uploads in flight. */
+  async abort(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    this.buf = undefined;
+    this.entries = [];
+    this.size = 0;
+    this.hash = this.newHash();
+    await Promise.all(this.uploads);
+    await file?.abort();
   }
 
   /** Uploads what is pending and waits for every upload. */
@@ -102,26 +148,13 @@ export class PackWriter {
   private async cut(): Promise<void> {
     const header = seal(this.headerKey, encodePackHeader(this.entries));
     const total = this.size + header.length + 4;
-    this.reserve(total);
-    const buf = this.buf!;
-    buf.set(header, this.size);
-    new DataView(buf.buffer, buf.byteOffset).setUint32(total - 4, header.length, true);
-    const bytes = buf.subarray(0, total);
-    const name = this.hash?.update(buf.subarray(this.size, total)).digest('hex');
     const blobs = this.entries;
-    this.buf = undefined;
+    const store = this.piecewise ? this.finishFile(header, total) : this.finishBuffer(header, total);
     this.entries = [];
     this.size = 0;
     this.hash = this.newHash();
-    const store = async () => {
-      const named = name !== undefined ? { name, bytes } : await this.namer!(bytes);
-      const pack: FinishedPack = { id: named.name, size: named.bytes.length, blobs };
-      await this.upload(pack.id, named.bytes);
-      this.onPackStored(pack);
-      // Uploaded, or never sent (a namer may send a copy); not if a namer took it away.
-      if (buf.byteLength > 0 && this.spare.length < SPARE_BUFFERS) this.spare.push(buf);
-    };
     const p: Promise<void> = store()
+      .then((id) => this.onPackStored({ id, size: total, blobs }))
       .catch((err) => {
         this.failure ??= err;
       })
@@ -129,5 +162,45 @@ export class PackWriter {
     this.uploads.add(p);
     while (this.uploads.size > this.maxUploads) await Promise.race(this.uploads);
     if (this.failure) throw this.failure;
+  }
+
+  /** Appends the header to the pack buffer; returns the upload, which returns the pack's name. */
+  private finishBuffer(header: Uint8Array, total: number): () => Promise<string> {
+    this.reserve(total);
+    const buf = this.buf!;
+    buf.set(header, this.size);
+    new DataView(buf.buffer, buf.byteOffset).setUint32(total - 4, header.length, true);
+    const bytes = buf.subarray(0, total);
+    const name = this.hash?.update(buf.subarray(this.size, total)).digest('hex');
+    this.buf = undefined;
+    return async () => {
+      const named = name !== undefined ? { name, bytes } : await this.namer!(bytes);
+      await this.destination.save(named.name, named.bytes);
+      // Uploaded, or never sent (a namer may send a copy); not if a namer took it away.
+      if (buf.byteLength > 0 && this.spare.length < SPARE_BUFFERS) this.spare.push(buf);
+      return named.name;
+    };
+  }
+
+  /** Queues the header behind the blobs written; returns the commit, which returns the pack's name. */
+  private finishFile(header: Uint8Array, total: number): () => Promise<string> {
+    const tail = new Uint8Array(header.length + 4);
+    tail.set(header);
+    new DataView(tail.buffer).setUint32(header.length, header.length, true);
+    const file = this.file!;
+    this.file = undefined;
+    // The pack is done: commit waits for every write, so room for more does not matter.
+    const written = file.write(tail);
+    const name = this.hash!.update(tail).digest('hex');
+    return async () => {
+      try {
+        await written;
+        await file.commit({ type: 'data', name });
+      } catch (err) {
+        await file.abort();
+        throw err;
+      }
+      return name;
+    };
   }
 }

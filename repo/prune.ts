@@ -240,7 +240,7 @@ async function repackWith(repo: Repository, pool: CryptoPool, work: Plan['repack
       type,
       repo.config.packSize,
       repo.key.encrypt,
-      (name, bytes) => repo.backend.save({ type: 'data', name }, bytes),
+      { save: (name, bytes) => repo.backend.save({ type: 'data', name }, bytes) },
       (p) => fresh.push(p),
       REPACK_UPLOADS,
       (bytes) => pool.objectName(bytes),

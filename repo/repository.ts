@@ -25,7 +25,7 @@ import type { IndexCache } from './index-cache.js';
 import { loadCompression } from './compression.js';
 import { decodeIndex, encodeIndex, IndexedPack } from './index-format.js';
 import { createKeyFile, parseKeyFile, saveKeyFile, unwrapKeyFile } from './key-file.js';
-import { FinishedPack, PackWriter } from './pack-writer.js';
+import { FinishedPack, PackWriter, packDestination } from './pack-writer.js';
 import { sealBlob, type SealedBlob } from './blob-seal.js';
 import { openJson, sealFile, sealJson, openFile } from './sealed-file.js';
 import { parseTree, serializeTree, Tree } from './tree.js';
@@ -265,6 +265,8 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    // Packs left unfinished by a run that failed: their temporary files go.
+    await Promise.all([this.writers?.data.abort(), this.writers?.tree.abort()]);
     await this.cryptoPool?.close();
     await this.index.close();
     await this.backend.close();
@@ -358,7 +360,7 @@ export class Repository {
   private packWriters() {
     if (!this.writers) {
       const make = (type: BlobType) =>
-        new PackWriter(type, this.config.packSize, this.key.encrypt, (name, bytes) => this.backend.save({ type: 'data', name }, bytes), (p) => this.packStored(p), this.connections);
+        new PackWriter(type, this.config.packSize, this.key.encrypt, packDestination(this.backend), (p) => this.packStored(p), this.connections);
       this.writers = { data: make('data'), tree: make('tree') };
     }
     return this.writers;

@@ -153,7 +153,7 @@ test('a tree blob removed from its pack: the directory it described is named in 
     const oldIndexes = [...(await fs.readdir(path.join(t.repo, 'index')))];
     const listed = await Promise.all(oldIndexes.map((n) => repo.loadIndexFile(n)));
     const fresh: FinishedPack[] = [];
-    const writer = new PackWriter('tree', repo.config.packSize, repo.key.encrypt, (n, b) => repo.backend.save({ type: 'data', name: n }, b), (p) => fresh.push(p), 1);
+    const writer = new PackWriter('tree', repo.config.packSize, repo.key.encrypt, { save: (n, b) => repo.backend.save({ type: 'data', name: n }, b) }, (p) => fresh.push(p), 1);
     const whole = await repo.backend.load({ type: 'data', name: entry.pack });
     const oldPack = listed.flatMap((i) => i.packs).find((p) => p.id === entry.pack)!;
     for (const b of oldPack.blobs) {
