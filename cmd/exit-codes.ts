@@ -1,4 +1,4 @@
-/** Exit codes: 0 ok, 1 error, 3 some files could not be read, 10 no repository, 11 locked, 12 wrong password. */
+/** Exit codes: 0 ok, 1 error, 3 some files could not be read, 10 no repository, 11 locked, 12 wrong password (130 and 143: cmd/interrupt.ts). */
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_PARTIAL = 3;

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands.js';
 import { Output } from './output.js';
 import { exitCodeFor, messageFor } from './exit-codes.js';
+import { wasInterrupted } from './interrupt.js';
 import { attachStdinDashes } from './stdin-dash.js';
 
 // The AWS SDK warns on every run that its 2027 releases will need Node 22. That is
@@ -70,8 +71,11 @@ function skipHelpCache(y: unknown) {
 try {
   await cli.parseAsync();
 } catch (err) {
-  const argv = process.argv;
-  const out = new Output(argv.includes('--json'), false);
-  out.warn(messageFor(err));
-  process.exitCode = exitCodeFor(err);
+  // An interrupted command fails while its cleanup runs; the cleanup reports and exits.
+  if (!wasInterrupted()) {
+    const argv = process.argv;
+    const out = new Output(argv.includes('--json'), false);
+    out.warn(messageFor(err));
+    process.exitCode = exitCodeFor(err);
+  }
 }

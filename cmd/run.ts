@@ -3,6 +3,7 @@ import { OpenOptions, Repository } from '../repo/repository.js';
 import { GlobalArgs, openRepository } from './context.js';
 import { Output } from './output.js';
 import { parseDuration } from './duration.js';
+import { cleanUpOnInterrupt } from './interrupt.js';
 
 export type LockMode = 'none' | 'shared' | 'exclusive';
 
@@ -36,10 +37,15 @@ export async function withOpened<T>(repo: Repository, args: GlobalArgs, out: Out
         waiting = true;
       },
     });
+    const stopHandling = cleanUpOnInterrupt(out, async () => {
+      await repo.abortWrites();
+      await handle.release();
+    });
     try {
       if (syncIndex) await repo.syncIndex();
       return await fn(handle);
     } finally {
+      stopHandling();
       await handle.release();
     }
   } finally {

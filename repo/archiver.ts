@@ -117,6 +117,7 @@ export class PreparedBackup {
     const archiver = new Archiver(repo, pool, this.walk, opts, known, recorder);
     if (opts.scanTotals) this.walk.count((t) => archiver.setTotals(t));
     const tree = await archiver.saveRoots(this.roots, parent?.snapshot.tree);
+    pool.throwIfFailed();
     await repo.flush();
     const summary: SnapshotSummary = {
       ...archiver.counts,
@@ -240,7 +241,12 @@ class Archiver {
     this.opts.onProgress?.(this.progress);
   }
 
+  /**
+   * After the chunk pool failed, every file fails with its error: the backup fails with it
+   * once the walk ends (PreparedBackup), instead of one warning per file.
+   */
   private fileError(p: string, err: Error) {
+    if (this.pool.failed) return;
     this.progress.errors++;
     this.opts.onFileError?.(p, err);
   }

@@ -127,6 +127,15 @@ export class ChunkPool {
     return w;
   }
 
+  /** Whether a failure (storing blobs, a worker's crash) ended the pool: every task fails from then on. */
+  get failed(): boolean {
+    return this.fatal !== undefined;
+  }
+
+  throwIfFailed(): void {
+    if (this.fatal !== undefined) throw this.fatal;
+  }
+
   /** Files worth having in flight: enough to keep every reader and worker busy. */
   get capacity(): number {
     return this.size * 2 * FILES_PER_THREAD;

@@ -121,8 +121,12 @@ export class PackWriter {
     this.buf = next;
   }
 
-  /** Drops the pack being filled (a run that failed) and waits for the uploads in flight. */
+  /**
+   * Drops the pack being filled (a run that failed or was stopped) and waits for the
+   * uploads in flight; blobs added later are refused, so that no new pack starts.
+   */
   async abort(): Promise<void> {
+    this.failure ??= new Error('no more blobs are stored: the run is stopping');
     const file = this.file;
     this.file = undefined;
     this.buf = undefined;

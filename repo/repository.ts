@@ -264,9 +264,16 @@ export class Repository {
     }
   }
 
-  async close(): Promise<void> {
-    // Packs left unfinished by a run that failed: their temporary files go.
+  /**
+   * Drops the packs being filled, with their temporary files, and refuses blobs from now
+   * on: for a run that failed or was interrupted.
+   */
+  async abortWrites(): Promise<void> {
     await Promise.all([this.writers?.data.abort(), this.writers?.tree.abort()]);
+  }
+
+  async close(): Promise<void> {
+    await this.abortWrites();
     await this.cryptoPool?.close();
     await this.index.close();
     await this.backend.close();

@@ -80,3 +80,52 @@ test(`kill -9 at ${TRIALS} moments of a backup leaves a repository where the nex
   assert.equal(r2.code, 0, r2.stderr);
   assert.deepEqual(diffDigests(await treeDigest(second), await treeDigest(path.join(latest, second))), []);
 });
+
+/** Starts `cairn ARGS`, sends `signal` once a pack is being written in `repo`, and resolves with how it ended. */
+function interruptedWhileWriting(args: string[], repo: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let sent = false;
+    const poll = setInterval(async () => {
+      const names = await fs.readdir(path.join(repo, 'data')).catch(() => [] as string[]);
+      if (!sent && names.some((n) => n.endsWith('.tmp'))) {
+        sent = true;
+        child.kill(signal);
+      }
+    }, 5);
+    child.on('close', (code) => {
+      clearInterval(poll);
+      resolve({ code, stderr, sent });
+    });
+  });
+}
+
+test('Ctrl-C or SIGTERM during a backup releases the lock, removes the unfinished pack and exits 130 or 143', async () => {
+  const dir = await tempDir();
+  const src = path.join(dir, 'src');
+  await fs.mkdir(src);
+  for (let i = 0; i < 48; i++) await fs.writeFile(path.join(src, `f${i}`), pseudoRandom(1024 * 1024, 500 + i));
+  const repo = path.join(dir, 'repo');
+  const g = ['--repo', repo, '--cache-dir', path.join(dir, 'cache')];
+  assert.equal((await cairn([...g, 'init'], env)).code, 0);
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const r = await interruptedWhileWriting([...g, 'backup', src], repo, signal);
+    assert.ok(r.sent, `${signal}: the backup wrote a pack before it ended`);
+    assert.equal(r.code, code, r.stderr);
+    assert.match(r.stderr, /^interrupted: releasing the lock/m);
+    assert.doesNotMatch(r.stderr, /warning|error/, 'no warning per file and no error after the interruption');
+    assert.deepEqual(await fs.readdir(path.join(repo, 'locks')), [], `${signal}: the lock is released`);
+    assert.deepEqual(await temporaryFiles(repo), [], `${signal}: no temporary file is left`);
+  }
+  const check = await cairn([...g, 'check'], env);
+  assert.equal(check.code, 0, check.stderr);
+  const next = await cairn([...g, 'backup', src], env);
+  assert.equal(next.code, 0, next.stderr);
+  const target = path.join(dir, 'restore');
+  const r = await cairn([...g, 'restore', 'latest', '--target', target], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(diffDigests(await treeDigest(src), await treeDigest(path.join(target, src))), []);
+});
