@@ -71,7 +71,10 @@ export interface ObjectWriter {
    * not change them. A failed write is thrown here or by commit().
    */
   write(bytes: Uint8Array): Promise<void>;
-  /** Stores what was queued as `h`: AlreadyExistsError if `h` exists. */
+  /**
+   * Stores what was queued as `h`, once every write is done: AlreadyExistsError if `h`
+   * exists, or the error of a write that failed. On failure what was written is dropped.
+   */
   commit(h: Handle): Promise<void>;
   /** Drops what was written; for a writer that will not be committed. */
   abort(): Promise<void>;

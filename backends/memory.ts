@@ -60,7 +60,7 @@ export class MemoryBackend implements Backend {
     const pieces: Uint8Array[] = [];
     return {
       write: async (bytes) => void pieces.push(bytes),
-      commit: (h) => this.save(h, Buffer.concat(pieces)),
+      commit: (h) => this.save(h, Buffer.concat(pieces.splice(0))),
       abort: async () => void pieces.splice(0),
     };
   }

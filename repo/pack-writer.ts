@@ -193,17 +193,12 @@ export class PackWriter {
     new DataView(tail.buffer).setUint32(header.length, header.length, true);
     const file = this.file!;
     this.file = undefined;
-    // The pack is done: commit waits for every write, so room for more does not matter.
-    const written = file.write(tail);
+    // The pack is done: commit waits for every write and reports a failed one, so room
+    // for more does not matter.
+    file.write(tail).catch(() => {});
     const name = this.hash!.update(tail).digest('hex');
     return async () => {
-      try {
-        await written;
-        await file.commit({ type: 'data', name });
-      } catch (err) {
-        await file.abort();
-        throw err;
-      }
+      await file.commit({ type: 'data', name });
       return name;
     };
   }
