@@ -9,7 +9,6 @@ import { parseFilesFrom } from './files-from.js';
 import { parseSize } from './parse-size.js';
 import { passwordGivenWithoutPrompt } from './password.js';
 import { withRepository } from './run.js';
-import { trimMallocPeriodically } from './malloc-tuning.js';
 import { UsageError } from './usage-error.js';
 
 export const command = 'backup [paths..]';
@@ -113,7 +112,6 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
     await withRepository(args, async (repo, out) => {
       repo.dryRun = args.dryRun;
       const started = Date.now();
-      const stopTrimming = trimMallocPeriodically();
       const result = await startWalk().run(repo, {
         tags: tagList(args.tag),
         host: args.host,
@@ -125,7 +123,7 @@ export async function handler(args: ArgumentsCamelCase<BackupArgs>) {
         onFileError: (p, err) => {
           out.warn(`warning: cannot read ${p}: ${err.message} (skipped)`);
         },
-      }).finally(stopTrimming);
+      });
       reportBackup(out, repo, result);
     }, 'shared', { afterKeyDerived: startWalk });
   } finally {

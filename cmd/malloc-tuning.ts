@@ -1,39 +1,31 @@
 /**
- * glibc's malloc raises its mmap threshold to the size of each large block freed, up to
- * 32 MiB. After the first chunking windows (10 MiB), packs (16 MiB) and read buffers were
- * freed, later ones came from the per-thread arenas, which then kept the memory. Fixing
- * the threshold at 4 MiB gives those blocks back when they are freed: a first backup of
- * the bench tree peaked at 468-511 MiB instead of 656-665 MiB, for about 0.7 s more
- * system time (page faults). At 128 KiB it saved no more and cost twice the system time.
+ * glibc's malloc hands freed memory back to the system early: blocks from 128 KiB up get
+ * their own mappings until its dynamic threshold has grown, and an arena's free top goes
+ * back once it passes 128 KiB. Every page handed back is faulted in again when the next
+ * pack, window or range needs it. On a virtual machine that reports free pages to its
+ * host (free page reporting, as on the machines cairn is benched on) such a fault costs
+ * about 16 µs: fresh memory is touched at 256 MiB/s, reused memory at 13 GiB/s.
+ *
+ * So blocks up to 32 MiB (glibc's largest setting) come from the arenas, and an arena
+ * keeps up to 128 MiB free at its top. Measured on the bench tree against the earlier
+ * tuning (4 MiB mmap threshold and malloc_trim every 250 ms): a cold first backup took
+ * 13-15 s instead of 18-22 s (minor faults 140k instead of 530-580k; peak RSS 560-610
+ * MiB instead of 425-447), an S3 restore 7.6-9.3 s instead of 7.9-10 s (faults 89k
+ * instead of 145k). Trimming every 1-2 s still cost 1.5-2 s for 50-90 MiB less.
  */
 import { libcFunction } from '../crypto/optional-native.js';
 
+const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
-const THRESHOLD = 4 * 1024 * 1024;
-const TRIM_EVERY_MS = 250;
+const MMAP_THRESHOLD = 32 * 1024 * 1024;
+const TRIM_THRESHOLD = 128 * 1024 * 1024;
 
 /**
  * Call before the work that allocates large blocks: commands call it while the key is
- * derived, when a backup's walk threads may run, but they allocate no large blocks. Says
- * whether it applied: not without glibc.
+ * derived. Says whether it applied: not without glibc.
  */
 export function tuneMalloc(): boolean {
-  return libcFunction('int mallopt(int param, int value)')?.(M_MMAP_THRESHOLD, THRESHOLD) === 1;
-}
-
-/**
- * Smaller blocks (sealed blobs, small files, cipher output) still pile up in the arenas:
- * a block freed by the main thread's GC goes back to the arena of the worker that made
- * it, where glibc keeps the pages. Trimming every arena a few times a second returns
- * them, as jemalloc's decay would. In the bench's first backup that lowered the peak by
- * 40-100 MiB for no CPU beyond the noise (three times the minor page faults). A restore
- * paid 1-2 s of system time for 20-40 MiB, and an image backup 25-50 MiB lower took
- * 6 s longer in one of two pairs, so only file backups trim.
- * Returns the function that stops it; the timer does not keep the process alive.
- */
-export function trimMallocPeriodically(): () => void {
-  const trim = libcFunction('int malloc_trim(size_t pad)');
-  if (!trim) return () => {};
-  const timer = setInterval(() => trim(0), TRIM_EVERY_MS).unref();
-  return () => clearInterval(timer);
+  const mallopt = libcFunction('int mallopt(int param, int value)');
+  if (!mallopt) return false;
+  return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) === 1 && mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) === 1;
 }
