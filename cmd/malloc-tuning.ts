@@ -10,8 +10,9 @@
  * keeps up to 128 MiB free at its top. Measured on the bench tree against the earlier
  * tuning (4 MiB mmap threshold and malloc_trim every 250 ms): a cold first backup took
  * 13-15 s instead of 18-22 s (minor faults 140k instead of 530-580k; peak RSS 560-610
- * MiB instead of 425-447), an S3 restore 7.6-9.3 s instead of 7.9-10 s (faults 89k
- * instead of 145k). Trimming every 1-2 s still cost 1.5-2 s for 50-90 MiB less.
+ * MiB instead of 425-447). S3 restores faulted in 86-95k pages instead of 130-150k, in
+ * times within the noise. Trimming every 1-2 s still cost 1.5-2 s for 50-90 MiB less.
+ * A long-running `mount` keeps what it freed, up to that 128 MiB per arena.
  */
 import { libcFunction } from '../crypto/optional-native.js';
 
