@@ -5,9 +5,11 @@ import { RateLimits, withRateLimits } from './rate-limit.js';
 import { RetryBackend, RetryOptions } from './retry.js';
 import type { S3Options } from './s3.js';
 
+const isS3Location = (location: string) => location.startsWith('s3:');
+
 /** Whether reading from the location costs a system call, not a request over a network. */
 export function hasCheapReads(location: string): boolean {
-  return !location.startsWith('s3:');
+  return !isS3Location(location);
 }
 
 export interface OpenOptions {
@@ -32,7 +34,7 @@ export interface OpenOptions {
  */
 export async function openBackend(location: string, opts: OpenOptions = {}): Promise<Backend> {
   if (location === 'memory:') return withRateLimits(new MemoryBackend(), opts.limits);
-  if (location.startsWith('s3:')) {
+  if (isS3Location(location)) {
     const { S3Backend, parseS3Url } = await import('./s3.js');
     const loc = parseS3Url(location);
     const { endpoint, pathStyle, ...s3 } = opts.s3 ?? {};
