@@ -18,7 +18,7 @@ import { toHex } from './hex.js';
 import { CryptoPool } from './crypto-pool.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { LockHandle } from './lock.js';
-import { FinishedPack, PackWriter } from './pack-writer.js';
+import { FinishedPack, PackWriter, packDestination } from './pack-writer.js';
 import { referencedBlobs, ReferencedBlobs } from './references.js';
 import { Repository } from './repository.js';
 import { mapLimit } from '../backends/concurrency.js';
@@ -240,7 +240,8 @@ async function repackWith(repo: Repository, pool: CryptoPool, work: Plan['repack
       type,
       repo.config.packSize,
       repo.key.encrypt,
-      { save: (name, bytes) => repo.backend.save({ type: 'data', name }, bytes) },
+      // Whole packs even where the backend takes pieces: the namer hashes each in a worker.
+      packDestination(repo.backend),
       (p) => fresh.push(p),
       REPACK_UPLOADS,
       (bytes) => pool.objectName(bytes),
