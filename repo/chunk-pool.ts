@@ -10,6 +10,7 @@ import { Repository } from './repository.js';
 import { toHex } from './hex.js';
 import { ownBuffer } from './own-buffer.js';
 import { Semaphore } from '../backends/concurrency.js';
+import { closeWorker } from './worker-exit.js';
 import { WHOLE_READ_BYTES, type ReaderInit, type ReadRequest, type WorkerInit, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 
 export interface ChunkResult {
@@ -276,6 +277,6 @@ export class ChunkPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.workers, ...this.readers].map((w) => w.terminate()));
+    await Promise.all([...this.workers, ...this.readers].map((w) => closeWorker(w)));
   }
 }

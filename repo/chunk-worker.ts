@@ -12,6 +12,7 @@ import { ChunkerParams } from '../chunker/params.js';
 import { sealBlob } from './blob-seal.js';
 import { openSourceFile } from './source-file.js';
 import { describeError, type WholeFile, type WorkerReply, type WorkerRequest, type WorkerInit } from './chunk-protocol.js';
+import { exitWhenAsked } from './worker-exit.js';
 
 const READ_SIZE = 4 * 1024 * 1024;
 /** Chunks held between asking the main thread and sealing; bounds worker memory. */
@@ -74,6 +75,7 @@ function onRequest(msg: WorkerRequest) {
   }
 }
 
+exitWhenAsked(port);
 port.on('message', onRequest);
 init.reader.on('message', onRequest);
 

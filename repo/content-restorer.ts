@@ -16,6 +16,7 @@ import { packRanges } from './pack-ranges.js';
 import { WireBlobsBuilder, type FileSpec, type RestoreReply, type RestoreRequest, type RestoreWorkerInit, type WireBlobs } from './restore-protocol.js';
 import { rfc3339ToNs, nsToSeconds } from './time-format.js';
 import { TreeNode } from './tree.js';
+import { closeWorker } from './worker-exit.js';
 
 export interface ContentFile {
   /** Destination path, one latin1 character per byte. */
@@ -266,7 +267,7 @@ class RestorePool {
       this.queued.push(0);
       this.wakeups.push([]);
     }
-    for (const spare of started.splice(0)) void spare.terminate();
+    for (const spare of started.splice(0)) void closeWorker(spare);
   }
 
   send(w: number, m: RestoreRequest) {
@@ -305,6 +306,6 @@ class RestorePool {
   }
 
   async close() {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => closeWorker(w)));
   }
 }

@@ -11,6 +11,7 @@ import { BlobEntry, IndexedBlob } from './blob.js';
 import type { CryptoReply, CryptoRequest } from './crypto-protocol.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { PackVerdict } from './pack-verify.js';
+import { closeWorker } from './worker-exit.js';
 
 type Pending = { resolve: (v: CryptoReply) => void; reject: (e: Error) => void; worker: number };
 
@@ -91,7 +92,7 @@ export class CryptoPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => closeWorker(w)));
   }
 }
 

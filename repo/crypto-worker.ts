@@ -6,11 +6,13 @@ import type { CryptoReply, CryptoRequest } from './crypto-protocol.js';
 import { CorruptObjectError } from './errors/corrupt-object-error.js';
 import { objectNameHere } from './hex.js';
 import { verifyPackBytes } from './pack-verify.js';
+import { exitWhenAsked } from './worker-exit.js';
 
 const keys = workerData as { encryptKey: Uint8Array; blobIdKey: Uint8Array };
 const hasher = createBlobHasher(keys.blobIdKey);
 const port = parentPort!;
 
+exitWhenAsked(port);
 port.on('message', async (m: CryptoRequest) => {
   const hash = await hasher;
   let reply: CryptoReply;

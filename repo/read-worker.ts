@@ -11,9 +11,11 @@ import fs from 'node:fs';
 import { describeError, type ReaderInit, type ReadRequest, type WorkerReply, type WorkerRequest } from './chunk-protocol.js';
 import { openSourceFile } from './source-file.js';
 import { adviseWillNeed } from './read-ahead.js';
+import { exitWhenAsked } from './worker-exit.js';
 
 const { worker } = workerData as ReaderInit;
 
+exitWhenAsked(parentPort!);
 parentPort!.on('message', (batch: ReadRequest[]) => {
   // Every file of the batch is opened and its reading started before the first is read,
   // so the disk works on all of them while this thread waits on one.

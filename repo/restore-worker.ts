@@ -10,6 +10,7 @@ import { createBlobHasher } from '../crypto/blob-id.js';
 import { isAllZero, ZERO_RUN_ALIGN, zeroRuns } from '../chunker/zero.js';
 import { openStoredBlob } from './blob-open.js';
 import { preallocate } from './preallocate.js';
+import { exitWhenAsked } from './worker-exit.js';
 import { wireBlob, wireBlobCount, type FileDone, type FileSpec, type RestoreReply, type RestoreRequest, type RestoreWorkerInit } from './restore-protocol.js';
 
 /** Descriptors kept open for files still waiting for blobs from later packs. */
@@ -39,6 +40,7 @@ const files = new Map<number, FileState>();
 const open = new Map<number, number>();
 let queue: Promise<(d: Uint8Array) => Uint8Array> | undefined;
 
+exitWhenAsked(port);
 port.on('message', (msg: RestoreRequest) => {
   // The keys come first, in a message: a worker may start before the key is derived.
   if (msg.op === 'init') {
