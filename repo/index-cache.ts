@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { BlobEntry, BlobType, IndexedBlob } from './blob.js';
 import { fromHex, toHex } from './hex.js';
-import { removeDeadWritersFiles } from './process-exists.js';
+import { removeDeadWritersFiles, WRITER_PATTERN, writerTag } from './dead-writers.js';
 
 const BLOB = 0x62; // 'b' + blob id
 const FILE = 0x66; // 'f' + index file name
@@ -45,7 +45,7 @@ export class IndexCache {
       return new IndexCache(await openDb(shared), shared, false);
     } catch (err) {
       if (!isLockedError(err)) throw err;
-      const priv = path.join(dir, `index.${process.pid}.${Date.now()}.tmp.ldb`);
+      const priv = path.join(dir, `index.${writerTag()}.${Date.now()}.tmp.ldb`);
       return new IndexCache(await openDb(priv), priv, true);
     }
   }
@@ -140,8 +140,8 @@ async function openDb(location: string): Promise<DB> {
   return db;
 }
 
-/** A private cache's name, with the id of the process that made it. */
-const PRIVATE_CACHE = /^index\.(\d+)\.\d+\.tmp\.ldb$/;
+/** A private cache's name, with the writer that made it. */
+const PRIVATE_CACHE = new RegExp(`^index\\.${WRITER_PATTERN}\\.\\d+\\.tmp\\.ldb$`);
 
 /**
  * A process that dies (kill -9) cannot delete its private cache, a copy of the whole

@@ -16,15 +16,15 @@ import path from 'node:path';
 import type { DirListing } from './dir-listing.js';
 import { fromHex, toHex } from './hex.js';
 import { nameTables } from './user-names.js';
-import { removeDeadWritersFiles } from './process-exists.js';
+import { removeDeadWritersFiles, WRITER_PATTERN, writerTag } from './dead-writers.js';
 
 const MAGIC = Buffer.from('cairnKD1');
 const ID = 32;
 /** Files kept, the new one among them: one per line of backups (host and paths), with room. */
 const KEEP_FILES = 16;
 const FILE_NAME = /^[0-9a-f]{64}$/;
-/** A file being written by save(), with the writer's process id. */
-const TEMPORARY_NAME = /^[0-9a-f]{64}\.(\d+)\.tmp$/;
+/** A file being written by save(), with its writer. */
+const TEMPORARY_NAME = new RegExp(`^[0-9a-f]{64}\\.${WRITER_PATTERN}\\.tmp$`);
 
 export type Hasher = (data: Uint8Array) => Uint8Array;
 
@@ -118,7 +118,7 @@ export class DirRecorder {
     const dir = recordsDir(cacheDir);
     const body = Buffer.concat([MAGIC, fingerprint, ...this.records]);
     const file = path.join(dir, tree);
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${file}.${writerTag()}.tmp`;
     try {
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       await fs.writeFile(tmp, Buffer.concat([body, hash(body)]), { mode: 0o600 });

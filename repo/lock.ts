@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Backend, listNames, NotFoundError } from '../backends/backend.js';
 import { openJson, sealJson } from './sealed-file.js';
 import { LockConflictError } from './errors/lock-conflict-error.js';
-import { processExists } from './process-exists.js';
+import { processExists } from './dead-writers.js';
 
 export const REFRESH_MS = 5 * 60_000;
 export const STALE_MS = 30 * 60_000;

@@ -8,12 +8,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { removeDeadWritersFiles } from './process-exists.js';
+import { removeDeadWritersFiles, WRITER_PATTERN, writerTag } from './dead-writers.js';
 
 /** A snapshot file's name: the SHA-256 of its bytes. */
 const SNAPSHOT_NAME = /^[0-9a-f]{64}$/;
-/** A copy being written by put(), with the writer's process id. */
-const TEMPORARY_NAME = /^\.[0-9a-f]{64}\.(\d+)\.tmp$/;
+/** A copy being written by put(), with its writer. */
+const TEMPORARY_NAME = new RegExp(`^\\.[0-9a-f]{64}\\.${WRITER_PATTERN}\\.tmp$`);
 
 export class SnapshotFileCache {
   constructor(private readonly dir: string) {}
@@ -41,7 +41,7 @@ export class SnapshotFileCache {
     const file = this.file(id);
     if (!file) return;
     // Renamed into place, so that a reader never sees half a file.
-    const tmp = path.join(this.dir, `.${id}.${process.pid}.tmp`);
+    const tmp = path.join(this.dir, `.${id}.${writerTag()}.tmp`);
     try {
       await fs.mkdir(this.dir, { recursive: true });
       await fs.writeFile(tmp, stored);
