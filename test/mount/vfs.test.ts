@@ -126,6 +126,17 @@ test('new snapshots appear after a refresh', async () => {
   assert.deepEqual([...(await vfs.readdir(await vfs.lookup('/snapshots'))).keys()], ['2026-01-02T03:04:05Z', '2027-01-01T00:00:00Z', 'latest']);
 });
 
+test('a path stays resolved until the snapshot list is reloaded, and not after its snapshot is forgotten', async () => {
+  const { repo, vfs, id } = await fixture();
+  const path = '/snapshots/2026-01-02T03:04:05Z/docs/a.txt';
+  const before = await vfs.lookup(path);
+  assert.equal(await vfs.lookup(path), before, 'a second lookup gives the node resolved before');
+  await repo.backend.remove({ type: 'snapshots', name: id });
+  assert.equal(await vfs.lookup(path), before, 'until a reload, the mount shows the snapshots it listed');
+  await vfs.refresh(true);
+  await assert.rejects(vfs.lookup(path), (err: VfsError) => err.code === 'ENOENT');
+});
+
 test('blobSpan picks the blobs that cover a range', () => {
   const starts = [0, 10, 20, 25, 40];
   assert.deepEqual(blobSpan(starts, 0, 10), { first: 0, last: 0, end: 10 });
