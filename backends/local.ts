@@ -1,11 +1,18 @@
-import { constants as fsc, promises as fs } from 'node:fs';
+import fsCallbacks, { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, Backend, FILE_TYPES, FileType, Handle, Leftovers, NotFoundError, ObjectInfo, ObjectWriter, PermanentError } from './backend.js';
 import { LocalObjectWriter } from './local-object-writer.js';
+import { ReadHandles } from './read-handles.js';
 
 /** Ends the name a save writes before the object is linked into place. */
 const TEMPORARY_SUFFIX = '.tmp';
+/** Pack descriptors kept open between loads (see ReadHandles). */
+const OPEN_PACKS = 32;
+
+const read = promisify(fsCallbacks.read);
+const fstat = promisify(fsCallbacks.fstat);
 
 /**
  * A repository in a local directory. Writes go to a temporary name, are fsynced, then
@@ -13,6 +20,8 @@ const TEMPORARY_SUFFIX = '.tmp';
  * and an existing object is never replaced.
  */
 export class LocalBackend implements Backend {
+  private readonly packs = new ReadHandles(OPEN_PACKS);
+
   constructor(private readonly root: string) {}
 
   location(): string {
@@ -80,25 +89,17 @@ export class LocalBackend implements Backend {
   }
 
   async load(h: Handle, offset = 0, length?: number): Promise<Uint8Array> {
-    let fh;
+    const file = this.file(h);
     try {
-      fh = await fs.open(this.file(h), fsc.O_RDONLY);
+      if (h.type === 'data') return await this.packs.use(file, (fd) => readAt(fd, offset, length));
+      const fd = await fs.open(file, fsc.O_RDONLY);
+      try {
+        return await readAt(fd.fd, offset, length);
+      } finally {
+        await fd.close();
+      }
     } catch (err) {
       throw this.translate(err, h);
-    }
-    try {
-      // A ranged read needs no stat: reading stops short at the end of the file.
-      const end = length === undefined ? (await fh.stat()).size : offset + length;
-      const buf = Buffer.allocUnsafe(Math.max(0, end - offset));
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesRead } = await fh.read(buf, done, buf.length - done, offset + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done === buf.length ? buf : buf.subarray(0, done);
-    } finally {
-      await fh.close();
     }
   }
 
@@ -124,6 +125,7 @@ export class LocalBackend implements Backend {
   }
 
   async remove(h: Handle): Promise<void> {
+    if (h.type === 'data') this.packs.drop(this.file(h));
     try {
       await fs.unlink(this.file(h));
     } catch (err) {
@@ -142,7 +144,9 @@ export class LocalBackend implements Backend {
     return found;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.packs.closeAll();
+  }
 
   private translate(err: unknown, h: Handle): unknown {
     const code = (err as NodeJS.ErrnoException).code;
@@ -182,4 +186,18 @@ async function subdirs(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** `length` bytes from `offset` (to the end without a length), fewer where the file ends. */
+async function readAt(fd: number, offset: number, length?: number): Promise<Uint8Array> {
+  // A ranged read needs no stat: reading stops short at the end of the file.
+  const end = length === undefined ? (await fstat(fd)).size : offset + length;
+  const buf = Buffer.allocUnsafe(Math.max(0, end - offset));
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await read(fd, buf, done, buf.length - done, offset + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === buf.length ? buf : buf.subarray(0, done);
 }

@@ -96,8 +96,8 @@ it('a pack dropped unfinished leaves no temporary file', async () => {
 it('a full disk fails the pack with a clear error and leaves nothing behind', { skip: process.getuid?.() !== 0 ? 'needs root to mount a small tmpfs' : false, timeout: 60_000 }, async () => {
   const dir = await tempDir();
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
+  const backend = new LocalBackend(dir);
   try {
-    const backend = new LocalBackend(dir);
     await backend.create();
     const packs: FinishedPack[] = [];
     const writer = new PackWriter('data', 1024 * 1024, new Uint8Array(32), packDestination(backend), (p) => packs.push(p), 3);
@@ -119,6 +119,8 @@ it('a full disk fails the pack with a clear error and leaves nothing behind', { 
     // What was stored before the disk filled is whole.
     for (const p of packs) assert.equal((await backend.load({ type: 'data', name: p.id })).length, p.size);
   } finally {
+    // It keeps loaded packs open, which would keep the file system busy.
+    await backend.close();
     execFileSync('umount', [dir]);
   }
 });
