@@ -92,11 +92,11 @@ export class LocalBackend implements Backend {
     const file = this.file(h);
     try {
       if (h.type === 'data') return await this.packs.use(file, (fd) => readAt(fd, offset, length));
-      const fd = await fs.open(file, fsc.O_RDONLY);
+      const fh = await fs.open(file, fsc.O_RDONLY);
       try {
-        return await readAt(fd.fd, offset, length);
+        return await readAt(fh.fd, offset, length);
       } finally {
-        await fd.close();
+        await fh.close();
       }
     } catch (err) {
       throw this.translate(err, h);
@@ -125,12 +125,13 @@ export class LocalBackend implements Backend {
   }
 
   async remove(h: Handle): Promise<void> {
-    if (h.type === 'data') this.packs.drop(this.file(h));
     try {
       await fs.unlink(this.file(h));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, h);
     }
+    // After the unlink: a load between a drop and the unlink would keep a new descriptor.
+    if (h.type === 'data') this.packs.drop(this.file(h));
   }
 
   async removeLeftovers(dryRun: boolean): Promise<Leftovers> {
