@@ -35,8 +35,9 @@ step() {
   measure "$1" "$2" "${tool_cmd[@]}" "${@:3}"
 }
 
-# restore_checked TOOL EXPECTED: a timed full restore of the latest snapshot, then (not
-# timed) a check that it holds EXPECTED files and bytes (`file_totals` of the source).
+# restore_checked TOOL EXPECTED [STEP]: a timed full restore of the latest snapshot, then
+# (not timed) a check that it holds EXPECTED files and bytes (`file_totals` of the source).
+# STEP (default restore) names the measurement, so that repeated restores keep theirs.
 # Each tool restores into a new, empty ext4 file system of its own (a loop-mounted image)
 # where this may mount one. On ext4, creating files within minutes of deleting many costs
 # several times the system time (the inode allocator skips recently deleted inodes), so
@@ -51,7 +52,7 @@ restore_checked() {
   local bytes
   read -r _ bytes <<<"$2"
   fresh_file_system "$dir" $((bytes * 2))
-  step "$1" restore restore latest --target "$dir"
+  step "$1" "${3:-restore}" restore latest --target "$dir"
   local got
   got=$(file_totals "$dir$src")
   [ "$got" = "$2" ] || die "$1 restored $got (files, bytes), the source has $2"

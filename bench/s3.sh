@@ -10,7 +10,10 @@
 #   BENCH_DIR           caches and restores (default /var/tmp/cairn-bench-s3; wiped)
 #   BENCH_BYTES         dataset size to aim for when it must be built (default 1.5 GiB)
 #   BENCH_CONNECTIONS   connections for both tools (default 5, the default of both)
-#   RESTORE_ORDER       which tool restores first (default "cairn restic")
+#   RESTORE_ORDER       which tool restores first in the first round (default "cairn restic")
+#   BENCH_ROUNDS        full restores per tool (default 3), alternating which goes first; the
+#                       ratio is that of the medians, as one pair of restores on a shared
+#                       two-core machine moves by ±10% from run to run
 #   CEPH_DIR, CEPH_RGW_PORT, CEPH_MON_PORT, CEPH_MEMSTORE_BYTES
 #                       the Ceph this bench starts (default /tmp/cairn-ceph-bench, 7490, 3310,
 #                       8 GiB: both repositories live in the OSD's memory), see start-ceph.sh
@@ -73,8 +76,25 @@ measure() {
 "${cairn[@]}" init >/dev/null
 "${restic[@]}" init --repository-version 2 >/dev/null
 for tool in cairn restic; do step "$tool" backup backup "$src"; done
-for tool in ${RESTORE_ORDER:-cairn restic}; do restore_checked "$tool" "$source_totals"; done
-remove_restores
+rounds=${BENCH_ROUNDS:-3}
+order=${RESTORE_ORDER:-cairn restic}
+for ((r = 1; r <= rounds; r++)); do
+  for tool in $order; do restore_checked "$tool" "$source_totals" "restore$r"; done
+  # Each round restores into new file systems; the next goes first with the other tool.
+  remove_restores
+  order=$(echo "$order" | awk '{ print $2, $1 }')
+done
+# median TOOL FIELD: the median over the rounds of wall or cpu of TOOL's restores.
+median() {
+  local -n values=$2
+  local r
+  for ((r = 1; r <= rounds; r++)); do echo "${values[$1.restore$r]}"; done |
+    sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for tool in cairn restic; do
+  wall[$tool.restore]=$(median "$tool" wall)
+  cpu[$tool.restore]=$(median "$tool" cpu)
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 read -r files bytes <<<"$source_totals"
@@ -84,8 +104,9 @@ echo "Machine: $(nproc) cores; $(restic version | cut -d' ' -f1-2); node $(node 
 echo
 echo "| step | cairn s | restic s | cairn/restic (≤ 0.75) | cairn CPU s | restic CPU s |"
 echo "|---|---:|---:|---:|---:|---:|"
-for s in backup restore; do
-  echo "| $s | ${wall[cairn.$s]} | ${wall[restic.$s]} | $(ratio "${wall[cairn.$s]}" "${wall[restic.$s]}") | ${cpu[cairn.$s]} | ${cpu[restic.$s]} |"
-done
+row() { echo "| $1 | ${wall[cairn.$2]} | ${wall[restic.$2]} | $(ratio "${wall[cairn.$2]}" "${wall[restic.$2]}") | ${cpu[cairn.$2]} | ${cpu[restic.$2]} |"; }
+row backup backup
+for ((r = 1; r <= rounds; r++)); do row "restore, round $r" "restore$r"; done
+row "restore, median of $rounds" restore
 echo
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews both tools)."
