@@ -1,7 +1,7 @@
 # Sourced by bench/files.sh and bench/s3.sh: the shared ~1.5 GiB /usr dataset and helpers.
 # Expects: data (dataset cache dir), target_bytes, work, and measure. Defines: src,
 # build_dataset, ensure_dataset, file_totals, step, restore_checked (sets restore_note),
-# remove_restores, cold (sets cache_note).
+# restore_rounds, remove_restores, cold (sets cache_note).
 
 src=$data/usr
 # Bulky directories of many small files first, then a few large binaries to reach the size.
@@ -59,6 +59,31 @@ restore_checked() {
 }
 
 restore_note="each tool restores into a new ext4 file system of its own (loop device, direct I/O)"
+# restore_rounds EXPECTED FIELD... : BENCH_ROUNDS (default 3) rounds of restore_checked for
+# each tool of $tools, the tools taking turns to go first (RESTORE_ORDER sets the first
+# round's order). Each round is step restoreN; step restore gets the median of the rounds
+# for each named measurement array (wall, rss, cpu). One restore on a shared two-core
+# machine moves by about 10% from run to run.
+rounds=${BENCH_ROUNDS:-3}
+restore_rounds() {
+  local expected=$1 order=${RESTORE_ORDER:-$tools} r tool field
+  shift
+  for ((r = 1; r <= rounds; r++)); do
+    for tool in $order; do restore_checked "$tool" "$expected" "restore$r"; done
+    # Each round restores into new file systems.
+    remove_restores
+    order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }')
+  done
+  for tool in $tools; do
+    for field in "$@"; do
+      local -n values=$field
+      values[$tool.restore]=$(for ((r = 1; r <= rounds; r++)); do echo "${values[$tool.restore$r]}"; done |
+        sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+      unset -n values
+    done
+  done
+}
+
 # fresh_file_system DIR BYTES: mounts a new ext4 file system of BYTES on DIR.
 fresh_file_system() {
   local image="$1.img"

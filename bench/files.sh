@@ -10,6 +10,8 @@
 #   BENCH_DIR    repositories, caches and restores (default /var/tmp/cairn-bench-run; wiped)
 #   BENCH_BYTES  dataset size to aim for (default 1.5 GiB)
 #   BENCH_TOOLS  "cairn restic" (default), or one of them
+#   BENCH_ROUNDS full restores per tool (default 3), the tools taking turns to go first; the
+#                restore row is the median of the rounds (the others run once each)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,7 +99,7 @@ changed=$(change_files)
 trap 'remove_restores; restore_dataset' EXIT
 for tool in $tools; do step "$tool" changed backup "$src"; done
 expected=$(file_totals "$src")
-for tool in $tools; do restore_checked "$tool" "$expected"; done
+restore_rounds "$expected" wall rss size
 remove_restores
 restore_dataset
 
@@ -123,6 +125,7 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+round_walls() { local r out=(); for ((r = 1; r <= rounds; r++)); do out+=("${wall[$1.restore$r]}"); done; echo "${out[*]}" | sed 's| | / |g'; }
 mibb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
 
 echo
@@ -138,6 +141,8 @@ if has cairn && has restic; then
       "$(mib "${rss[cairn.$s]}") | $(mib "${rss[restic.$s]}") | $(ratio "${rss[cairn.$s]}" "${rss[restic.$s]}") |" \
       "$(mibb "${size[cairn.$s]}") | $(mibb "${size[restic.$s]}") | $(ratio "${size[cairn.$s]}" "${size[restic.$s]}") |"
   done
+  echo
+  echo "Restores, round by round: cairn $(round_walls cairn) s; restic $(round_walls restic) s."
 else
   echo "| step | $tools s | RSS MiB | repo MiB |"
   echo "|---|---:|---:|---:|"

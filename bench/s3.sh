@@ -24,6 +24,7 @@ data=${BENCH_DATA:-/var/tmp/cairn-bench-data}
 work=${BENCH_DIR:-/var/tmp/cairn-bench-s3}
 target_bytes=${BENCH_BYTES:-$((3 * 1024 * 1024 * 1024 / 2))}
 connections=${BENCH_CONNECTIONS:-5}
+tools="cairn restic"
 password=bench-password-not-secret
 export CEPH_DIR=${CEPH_DIR:-/tmp/cairn-ceph-bench}
 export CEPH_RGW_PORT=${CEPH_RGW_PORT:-7490}
@@ -75,26 +76,8 @@ measure() {
 
 "${cairn[@]}" init >/dev/null
 "${restic[@]}" init --repository-version 2 >/dev/null
-for tool in cairn restic; do step "$tool" backup backup "$src"; done
-rounds=${BENCH_ROUNDS:-3}
-order=${RESTORE_ORDER:-cairn restic}
-for ((r = 1; r <= rounds; r++)); do
-  for tool in $order; do restore_checked "$tool" "$source_totals" "restore$r"; done
-  # Each round restores into new file systems; the next goes first with the other tool.
-  remove_restores
-  order=$(echo "$order" | awk '{ print $2, $1 }')
-done
-# median TOOL FIELD: the median over the rounds of wall or cpu of TOOL's restores.
-median() {
-  local -n values=$2
-  local r
-  for ((r = 1; r <= rounds; r++)); do echo "${values[$1.restore$r]}"; done |
-    sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-for tool in cairn restic; do
-  wall[$tool.restore]=$(median "$tool" wall)
-  cpu[$tool.restore]=$(median "$tool" cpu)
-done
+for tool in $tools; do step "$tool" backup backup "$src"; done
+restore_rounds "$source_totals" wall cpu
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 read -r files bytes <<<"$source_totals"
