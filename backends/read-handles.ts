@@ -49,7 +49,7 @@ export class ReadHandles {
     }
   }
 
-  /** Forgets `file`'s descriptor: for a file removed or written here. */
+  /** Forgets `file`'s descriptor: for a file removed here. */
   drop(file: string): void {
     const e = this.entries.get(file);
     if (!e) return;
